@@ -1,0 +1,63 @@
+# mloop: run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.venv/.installed: pyproject.toml uv.lock
+	$(UV) sync --frozen --extra dev
+	@touch $@
+
+.PHONY: install
+install: .venv/.installed ## Install mloop with every extra and the dev tools into .venv (uv, locked versions).
+
+.PHONY: test
+test: install ## Run the whole test suite (starts its own API emulator and S3 server on 127.0.0.1).
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: install ## ruff, mypy --strict and the import-linter layer contracts.
+	.venv/bin/ruff check operator tests benchmarks
+	.venv/bin/ruff format --check operator tests benchmarks
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+.PHONY: format
+format: install ## Apply ruff's fixes and formatting.
+	.venv/bin/ruff check --fix operator tests benchmarks
+	.venv/bin/ruff format operator tests benchmarks
+
+.PHONY: crds
+crds: install ## Regenerate crds/ from the pydantic API models.
+	$(PY) -m mloop.crdgen crds/
+
+.PHONY: docs
+docs: install ## Regenerate the resource reference in docs/reference.md from the API models.
+	$(PY) -m mloop.api.reference docs/reference.md
+
+.PHONY: verify
+verify: crds docs ## Regenerate everything and fail if the committed files differ.
+	@git diff --exit-code -- crds/ docs/reference.md || { echo "Generated files are stale: commit the output of 'make crds docs'."; exit 1; }
+	@test -z "$$(git status --porcelain -- crds/ docs/reference.md)" || { echo "Untracked generated files: commit them."; git status --porcelain -- crds/ docs/reference.md; exit 1; }
+
+.PHONY: bench
+bench: install ## Run the benchmarks; prints ratios and writes benchmarks/results.json.
+	$(PY) -m benchmarks
+
+.PHONY: operator
+operator: install ## Run the operator against the current kubeconfig (MLOOP_* settings from the environment).
+	$(PY) -m mloop.operator
+
+.PHONY: emulator
+emulator: install ## Run the Kubernetes API emulator on 127.0.0.1:8001, kubeconfig in .local/kubeconfig.
+	$(PY) -m mloop.local.apiserver --host 127.0.0.1 --port 8001 --kubeconfig .local/kubeconfig
+
+.PHONY: clean
+clean: ## Remove the virtualenv and caches.
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,120 @@
+"""MLProject orchestration: check storage and data through the gateways; the pure core decides the status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from mloop.api.mlproject import MLProject, MLProjectStatus
+from mloop.artifacts import ArtifactError, ArtifactStore, ObjectNotFound
+from mloop.controller.deps import Dependencies
+from mloop.k8s import ApiNotFound
+from mloop.reconcile.conditions import Verdict
+from mloop.reconcile.project import (
+    DATA_AVAILABLE,
+    STORAGE_READY,
+    ProjectChecks,
+    invalid_spec_status,
+    plan_project_status,
+)
+
+__all__ = ["ProjectResult", "reconcile_project"]
+
+
+@dataclass(frozen=True)
+class ProjectResult:
+    """The status to write, and whether to look again (a check failed in a way time may fix)."""
+
+    old: MLProjectStatus
+    new: MLProjectStatus
+    retry: bool
+    invalid: bool = False
+
+
+async def reconcile_project(body: Mapping[str, Any], deps: Dependencies, *, now: datetime) -> ProjectResult:
+    """Validate the spec, reach the bucket, find the data; never raises for a user's mistake."""
+    old_status = MLProjectStatus.model_validate(body.get("status") or {})
+    generation = body.get("metadata", {}).get("generation")
+    try:
+        project = MLProject.model_validate(body)
+    except ValidationError as exc:
+        message = _validation_message(exc)
+        return ProjectResult(
+            old_status, invalid_spec_status(old_status, message, generation=generation, now=now), False, True
+        )
+    checks = await _check_storage_and_data(project, deps)
+    new_status = plan_project_status(old_status, checks, generation=generation, now=now)
+    return ProjectResult(old_status, new_status, checks.retry)
+
+
+async def _check_storage_and_data(project: MLProject, deps: Dependencies) -> ProjectChecks:
+    storage = project.spec.storage
+    not_checked = Verdict(DATA_AVAILABLE, "Unknown", "StorageUnavailable", "storage is not reachable yet")
+    try:
+        store = await _store_for(project, deps)
+    except _MissingCredentials as exc:
+        return ProjectChecks(Verdict(STORAGE_READY, "False", "CredentialsNotFound", str(exc)), not_checked)
+    endpoint, _ = deps.stores.endpoint_of(storage)
+    try:
+        await asyncio.to_thread(store.check_bucket, storage.bucket)
+    except ArtifactError as exc:
+        message = f"bucket {storage.bucket!r} at {endpoint}: {exc.reason}: {exc}"
+        return ProjectChecks(Verdict(STORAGE_READY, "False", "StorageUnavailable", message), not_checked)
+    storage_ok = Verdict(STORAGE_READY, "True", "BucketReachable", f"bucket {storage.bucket!r} at {endpoint}")
+    return ProjectChecks(storage_ok, await _check_data(store, project.spec.data.source.uri))
+
+
+async def _check_data(store: ArtifactStore, uri: str) -> Verdict:
+    """The data source is an object or a prefix of objects (partitions); either must exist."""
+    try:
+        info = await asyncio.to_thread(store.stat, uri)
+        return Verdict(DATA_AVAILABLE, "True", "DataFound", f"{uri} ({info.size} bytes)")
+    except ObjectNotFound:
+        pass
+    except ArtifactError as exc:
+        return Verdict(DATA_AVAILABLE, "False", exc.reason, f"{uri}: {exc}")
+    try:
+        objects = await asyncio.to_thread(store.list, uri.rstrip("/") + "/")
+    except ArtifactError as exc:
+        return Verdict(DATA_AVAILABLE, "False", exc.reason, f"{uri}: {exc}")
+    if not objects:
+        return Verdict(DATA_AVAILABLE, "False", "DataNotFound", f"no object at or under {uri}")
+    size = sum(o.size for o in objects)
+    return Verdict(DATA_AVAILABLE, "True", "DataFound", f"{uri} ({len(objects)} objects, {size} bytes)")
+
+
+class _MissingCredentials(Exception):
+    """The project names a Secret that is missing or lacks a key."""
+
+
+async def _store_for(project: MLProject, deps: Dependencies) -> ArtifactStore:
+    """Resolve credentials by Secret reference only; the values never leave this function's locals."""
+    storage = project.spec.storage
+    ref = storage.credentials_secret_ref
+    if ref is None:
+        return deps.stores.get(storage)
+    namespace = project.metadata.namespace or "default"
+    try:
+        data = await deps.kube.read_secret(namespace, ref.name)
+    except ApiNotFound as exc:
+        raise _MissingCredentials(f"Secret {namespace}/{ref.name} not found") from exc
+    missing = [k for k in (ref.access_key_id_key, ref.secret_access_key_key) if k not in data]
+    if missing:
+        raise _MissingCredentials(f"Secret {namespace}/{ref.name} has no key(s) {', '.join(missing)}")
+    return deps.stores.get(
+        storage, data[ref.access_key_id_key].decode(), data[ref.secret_access_key_key].decode()
+    )
+
+
+def _validation_message(exc: ValidationError) -> str:
+    """``spec.problem.task: Input should be ...`` for each error, with camelCase paths as users wrote them."""
+    parts = []
+    for error in exc.errors()[:5]:
+        path = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{path}: {error['msg']}")
+    return "; ".join(parts)

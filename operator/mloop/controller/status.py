@@ -1,0 +1,68 @@
+"""Writing status and Events: only what changed, and only once per transition."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from mloop.api.common import StatusModel
+from mloop.controller.deps import Dependencies
+from mloop.k8s import ApiError, ObjectRef
+from mloop.k8s.gateway import ResourceType
+from mloop.reconcile.conditions import ready_transition
+
+__all__ = ["commit_status", "status_patch"]
+
+log = logging.getLogger(__name__)
+
+
+def status_patch(old: Mapping[str, Any] | None, new: StatusModel) -> dict[str, Any]:
+    """A JSON merge patch turning ``old`` into ``new``; empty when nothing changed (a settled object).
+
+    Keys the model does not know are left alone, so fields of a newer operator survive.
+    """
+    old = old or {}
+    desired = new.model_dump(by_alias=True, exclude_none=True, mode="json")
+    known = {field.alias or name for name, field in type(new).model_fields.items()}
+    patch: dict[str, Any] = {}
+    for key in set(desired) | (set(old) & known):
+        if key not in desired:
+            patch[key] = None
+        elif old.get(key) != desired[key]:
+            patch[key] = desired[key]
+    return patch
+
+
+async def commit_status(
+    deps: Dependencies,
+    rt: ResourceType,
+    body: Mapping[str, Any],
+    old: StatusModel,
+    new: StatusModel,
+    *,
+    kind: str,
+) -> bool:
+    """Write the status subresource if it changed, then post one Event if ``Ready`` moved.
+
+    The Event follows the write so that a failed write (retried later) does not leave a duplicate.
+    Returns whether anything was written.
+    """
+    patch = status_patch(body.get("status"), new)
+    if not patch:
+        return False
+    meta = body["metadata"]
+    await deps.kube.patch(rt, meta.get("namespace"), meta["name"], {"status": patch}, subresource="status")
+    deps.metrics.status_writes.labels(kind).inc()
+    change = ready_transition(getattr(old, "conditions", None), getattr(new, "conditions", []))
+    if change is not None and not (change.previous_status is None and change.status == "Unknown"):
+        try:
+            await deps.kube.record_event(
+                ObjectRef.of(body),
+                type_="Normal" if change.status == "True" else "Warning",
+                reason=change.reason or "Ready",
+                message=change.message or f"{kind} is ready",
+            )
+        except ApiError as exc:
+            log.warning("could not record event for %s/%s: %s", meta.get("namespace"), meta["name"], exc)
+    return True

@@ -1,0 +1,1 @@
+"""``python -m mloop.operator``: the operator process."""
