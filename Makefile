@@ -38,13 +38,13 @@ crds: install ## Regenerate crds/ from the pydantic API models.
 	$(PY) -m mloop.crdgen crds/
 
 .PHONY: docs
-docs: install ## Regenerate the resource reference in docs/reference.md from the API models.
-	$(PY) -m mloop.api.reference docs/reference.md
+docs: install ## Regenerate the README's resource reference from the API models.
+	$(PY) -m mloop.crdgen.reference README.md
 
 .PHONY: verify
 verify: crds docs ## Regenerate everything and fail if the committed files differ.
-	@git diff --exit-code -- crds/ docs/reference.md || { echo "Generated files are stale: commit the output of 'make crds docs'."; exit 1; }
-	@test -z "$$(git status --porcelain -- crds/ docs/reference.md)" || { echo "Untracked generated files: commit them."; git status --porcelain -- crds/ docs/reference.md; exit 1; }
+	@git diff --exit-code -- crds/ README.md || { echo "Generated files are stale: commit the output of 'make crds docs'."; exit 1; }
+	@test -z "$$(git status --porcelain -- crds/ README.md)" || { echo "Untracked generated files: commit them."; git status --porcelain -- crds/ README.md; exit 1; }
 
 .PHONY: bench
 bench: install ## Run the benchmarks; prints ratios and writes benchmarks/results.json.
