@@ -1,0 +1,1 @@
+"""Tests of mloop.local.apiserver.validation: structural schemas, defaulting, pruning and CEL."""
