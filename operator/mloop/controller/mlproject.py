@@ -71,13 +71,14 @@ async def _check_storage_and_data(project: MLProject, deps: Dependencies) -> Pro
 
 async def _check_data(store: ArtifactStore, uri: str) -> Verdict:
     """The data source is an object or a prefix of objects (partitions); either must exist."""
-    try:
-        info = await asyncio.to_thread(store.stat, uri)
-        return Verdict(DATA_AVAILABLE, "True", "DataFound", f"{uri} ({info.size} bytes)")
-    except ObjectNotFound:
-        pass
-    except ArtifactError as exc:
-        return Verdict(DATA_AVAILABLE, "False", exc.reason, f"{uri}: {exc}")
+    if not uri.endswith("/"):
+        try:
+            info = await asyncio.to_thread(store.stat, uri)
+            return Verdict(DATA_AVAILABLE, "True", "DataFound", f"{uri} ({info.size} bytes)")
+        except ObjectNotFound:
+            pass
+        except ArtifactError as exc:
+            return Verdict(DATA_AVAILABLE, "False", exc.reason, f"{uri}: {exc}")
     try:
         objects = await asyncio.to_thread(store.list, uri.rstrip("/") + "/")
     except ArtifactError as exc:

@@ -76,7 +76,8 @@ def _kind_section(info: KindInfo) -> str:
         _cell(str(schema.get("description", ""))),
         "",
         f"Example: [`examples/{info.kind.lower()}.yaml`](examples/{info.kind.lower()}.yaml). "
-        f"`kubectl get {info.plural}` shows: {', '.join(c.name for c in info.printer_columns if not c.priority)}.",
+        f"`kubectl get {info.plural}` shows: "
+        f"{', '.join(c.name for c in info.printer_columns if not c.priority)}.",
         "",
     ]
     for part in ("spec", "status"):
