@@ -1,7 +1,7 @@
 """The real operator process against the emulator and moto: MLProject readiness as a user sees it.
 
-Each test applies the generated CRDs to a fresh emulator, starts ``python -m mloop.operator`` as a child process
-and watches the objects through the API, counting the operator's writes in the emulator's request log.
+Each test applies the generated CRDs to a fresh emulator, starts ``python -m mloop.operator`` as a child
+process and watches the objects through the API, counting the operator's writes in the emulator's request log.
 """
 
 from __future__ import annotations
@@ -123,7 +123,9 @@ def test_missing_bucket_is_storage_unavailable_with_one_warning(
     kube: Kube, apiserver: ApiServerHandle, operator: OperatorProcess
 ) -> None:
     kube.create(project("nobucket", "no-such-bucket-here", "s3://no-such-bucket-here/data.csv"))
-    cond = wait_for(lambda: (c := ready(kube, "nobucket")) and c["status"] == "False" and c, what="Ready=False")
+    cond = wait_for(
+        lambda: (c := ready(kube, "nobucket")) and c["status"] == "False" and c, what="Ready=False"
+    )
     assert cond["reason"] == "StorageUnavailable"
     assert "no-such-bucket-here" in cond["message"]
     assert "BucketNotFound" in cond["message"]
@@ -137,9 +139,7 @@ def test_missing_bucket_is_storage_unavailable_with_one_warning(
     assert len(warnings_for(kube, "nobucket")) == 1
 
 
-def test_missing_data_then_data_arrives(
-    kube: Kube, s3_server: S3Handle, operator: OperatorProcess
-) -> None:
+def test_missing_data_then_data_arrives(kube: Kube, s3_server: S3Handle, operator: OperatorProcess) -> None:
     bucket = s3_server.unique_bucket("late")
     kube.create(project("late", bucket, f"s3://{bucket}/partitions/"))
     cond = wait_for(lambda: (c := ready(kube, "late")) and c["status"] == "False" and c, what="DataNotFound")

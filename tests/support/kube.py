@@ -35,7 +35,9 @@ class Kube:
         base += f"/{plural_of(kind)}"
         return base + (f"/{name}" if name else "")
 
-    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> Any:
         data = None if body is None else json.dumps(body).encode()
         response = self.http.request(
             method, self.url + path, body=data, headers={"Content-Type": content_type}
@@ -50,7 +52,9 @@ class Kube:
         result: dict[str, Any] = self.request("POST", self.path(obj["apiVersion"], obj["kind"], ns), obj)
         return result
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None = "default") -> dict[str, Any]:
+    def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = "default"
+    ) -> dict[str, Any]:
         result: dict[str, Any] = self.request("GET", self.path(api_version, kind, namespace, name))
         return result
 
@@ -75,7 +79,9 @@ class KubeError(Exception):
         self.body = body
 
 
-def wait_for(check: Callable[[], T | None], *, timeout: float = 30.0, interval: float = 0.2, what: str = "") -> T:
+def wait_for(
+    check: Callable[[], T | None], *, timeout: float = 30.0, interval: float = 0.2, what: str = ""
+) -> T:
     """Poll ``check`` until it returns something truthy; fail with what was last seen."""
     deadline = time.monotonic() + timeout
     last: Any = None
