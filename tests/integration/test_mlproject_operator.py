@@ -147,8 +147,8 @@ def test_missing_data_then_data_arrives(kube: Kube, s3_server: S3Handle, operato
 
     upload(s3_server, bucket, "partitions/2026-01-01.parquet", b"PAR1")
     wait_for(lambda: (c := ready(kube, "late")) and c["status"] == "True", what="Ready after data arrives")
-    reasons = [(e["type"], e["reason"]) for e in kube.events_for("late")]
-    assert reasons == [("Warning", "DataNotFound"), ("Normal", "Ready")]
+    events = sorted(kube.events_for("late"), key=lambda e: int(e["metadata"]["resourceVersion"]))
+    assert [(e["type"], e["reason"]) for e in events] == [("Warning", "DataNotFound"), ("Normal", "Ready")]
 
 
 def test_credentials_come_from_the_named_secret(
