@@ -76,10 +76,10 @@ def evaluate_gate(
             name=champion.name, value=champion.value, delta=delta, passed=passed
         )
 
-    gaps = [
+    judged = (
         _slice_gap(metric, value, s, policy.max_slice_gap) for s in slices if s.rows >= policy.slice_min_rows
-    ]
-    gaps = [gap for gap in gaps if gap is not None]
+    )
+    gaps = [gap for gap in judged if gap is not None]
 
     failures = {
         "BelowKPI": not all(k.passed for k in kpis) or value is None,
