@@ -115,6 +115,14 @@ class ModelMetrics(ApiModel):
     slices: list[SliceMetrics] = Field(
         default_factory=list, max_length=256, description="Per-slice test metrics."
     )
+    champion: MetricValues = Field(
+        default_factory=dict,
+        max_length=64,
+        description="The champion at training time, re-scored on this version's sealed test set.",
+    )
+    champion_name: Annotated[str, StringConstraints(max_length=253)] | None = Field(
+        default=None, description="Name of the champion ModelVersion that was re-scored, if any."
+    )
 
 
 class ModelVersionSpec(ApiModel):

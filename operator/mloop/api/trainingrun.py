@@ -116,6 +116,10 @@ class RunMetrics(StatusModel):
     validation: MetricValues = Field(default_factory=dict, description="Best candidate on validation.")
     test: MetricValues = Field(default_factory=dict, description="Best candidate on the sealed test set.")
     baseline: MetricValues = Field(default_factory=dict, description="Baseline on the same test set.")
+    champion: MetricValues = Field(
+        default_factory=dict, description="The champion re-scored on the same test set, when there is one."
+    )
+    champion_name: str | None = Field(default=None, description="Name of the champion that was re-scored.")
 
 
 class TrialsSummary(StatusModel):
