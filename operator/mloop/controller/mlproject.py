@@ -12,7 +12,11 @@ from pydantic import ValidationError
 
 from mloop.api.mlproject import MLProject, MLProjectStatus
 from mloop.artifacts import ArtifactError, ArtifactStore, ObjectNotFound
+from mloop.controller.clock import utcnow
 from mloop.controller.deps import Dependencies
+from mloop.controller.errors import RetryLater
+from mloop.controller.resources import MLPROJECTS
+from mloop.controller.status import commit_status
 from mloop.k8s import ApiNotFound
 from mloop.reconcile.conditions import Verdict
 from mloop.reconcile.project import (
@@ -23,7 +27,7 @@ from mloop.reconcile.project import (
     plan_project_status,
 )
 
-__all__ = ["ProjectResult", "reconcile_project"]
+__all__ = ["ProjectResult", "reconcile_project", "sync_mlproject"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,27 @@ class ProjectResult:
     new: MLProjectStatus
     retry: bool
     invalid: bool = False
+
+
+async def sync_mlproject(body: Mapping[str, Any], deps: Dependencies) -> None:
+    """Re-read the object under its lock, decide, write only what changed; ``RetryLater`` if not ready.
+
+    Shared by the change handlers and the resync loop, so both see the same fresh state and never post an
+    Event twice for one transition.
+    """
+    meta = body.get("metadata", {})
+    namespace, name, uid = meta.get("namespace"), meta.get("name", ""), meta.get("uid", "")
+    async with deps.locks(uid):
+        try:
+            fresh = await deps.kube.get(MLPROJECTS, namespace, name)
+        except ApiNotFound:
+            deps.locks.forget(uid)
+            return
+        result = await reconcile_project(fresh, deps, now=utcnow())
+        await commit_status(deps, MLPROJECTS, fresh, result.old, result.new, kind="MLProject")
+    if result.retry:
+        ready = result.new.condition("Ready")
+        raise RetryLater(f"not ready: {ready.reason if ready else 'Unknown'}")
 
 
 async def reconcile_project(body: Mapping[str, Any], deps: Dependencies, *, now: datetime) -> ProjectResult:

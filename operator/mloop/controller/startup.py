@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from typing import Any
@@ -11,6 +13,9 @@ import kopf
 from mloop.controller.deps import Dependencies, StoreFactory
 from mloop.controller.health import HealthServer
 from mloop.controller.metrics import OperatorMetrics
+from mloop.controller.mlproject import sync_mlproject
+from mloop.controller.resources import MLPROJECTS
+from mloop.controller.resync import resync_forever
 from mloop.controller.settings import OperatorSettings
 from mloop.k8s import KubeGateway
 from mloop.k8s.gateway import ClusterConnection
@@ -84,11 +89,17 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         await health.start()
         health.ready = True
         memo["health"] = health
+    memo["resync"] = asyncio.create_task(resync_forever(memo["deps"], {MLPROJECTS: sync_mlproject}))
     log.info("mloop operator started; namespaces=%s", ",".join(operator_settings.namespaces) or "<all>")
 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    resync: asyncio.Task[None] | None = memo.get("resync")
+    if resync is not None:
+        resync.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await resync
     deps: Dependencies | None = memo.get("deps")
     if deps is not None:
         await deps.kube.close()

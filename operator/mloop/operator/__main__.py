@@ -8,7 +8,7 @@ import sys
 
 import kopf
 
-from mloop.controller import register
+import mloop.controller  # noqa: F401 - registers the kopf handlers
 from mloop.controller.settings import OperatorSettings, SettingsError
 from mloop.controller.startup import configure_kopf
 
@@ -20,7 +20,6 @@ def main() -> int:
         print(f"mloop operator: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    register(settings)
     kopf_settings = kopf.OperatorSettings()
     configure_kopf(kopf_settings)
     asyncio.run(
