@@ -320,7 +320,7 @@ def run_b7() -> BenchResult:
     }
     notes = [
         "cpu_per_event_vs_noop (judged) counts all operator CPU during the event phase, including mloop's "
-        f"{RESYNC_SECONDS:g} s resync timers; the net_of_idle ratio subtracts each operator's idle CPU rate"
+        f"{RESYNC_SECONDS:g} s resync loop; the net_of_idle ratio subtracts each operator's idle CPU rate"
     ]
     notes += [
         f"{who} {phase} writes: {dict(counter)}"
