@@ -41,7 +41,7 @@ def test_job_is_deterministic_owned_and_restricted() -> None:
         project(),
         image="ghcr.io/mloop-io/mloop-trainer:0.1.0",
         s3=S3Access("minio:9000"),
-        champion_uri=None,
+        champion=None,
     )
     assert job["metadata"]["name"] == training_job_name("credit-7") == "credit-7-train"
     assert job["metadata"]["ownerReferences"][0]["uid"] == "uid-7"
@@ -62,7 +62,7 @@ def test_job_is_deterministic_owned_and_restricted() -> None:
             project(),
             image="ghcr.io/mloop-io/mloop-trainer:0.1.0",
             s3=S3Access("minio:9000"),
-            champion_uri=None,
+            champion=None,
         )
         == job
     )
@@ -70,7 +70,7 @@ def test_job_is_deterministic_owned_and_restricted() -> None:
 
 def test_credentials_only_by_secret_reference() -> None:
     access = S3Access("minio:9000", secret_name="s3-creds")
-    job = build_training_job(run(), project(), image="img", s3=access, champion_uri=None)
+    job = build_training_job(run(), project(), image="img", s3=access, champion=None)
     env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["MLOOP_S3_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
         "name": "s3-creds",
@@ -86,7 +86,7 @@ def test_run_overrides_reach_the_trainer() -> None:
         project(),
         image="img",
         s3=S3Access("minio:9000"),
-        champion_uri="s3://mloop-artifacts/team-a/credit/runs/credit-3/model.onnx",
+        champion=("credit-3", "s3://mloop-artifacts/team-a/credit/runs/credit-3/model.onnx"),
     )
     args = args_of(job)
     config = json.loads(args["--project"])
@@ -96,3 +96,4 @@ def test_run_overrides_reach_the_trainer() -> None:
     assert args["--data-sha256"] == digest
     assert args["--output"] == "s3://mloop-artifacts/team-a/credit/runs/credit-7/"
     assert args["--champion"].endswith("credit-3/model.onnx")
+    assert args["--champion-name"] == "credit-3"

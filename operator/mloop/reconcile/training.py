@@ -77,12 +77,13 @@ def build_training_job(
     *,
     image: str,
     s3: S3Access,
-    champion_uri: str | None,
+    champion: tuple[str, str] | None,
 ) -> dict[str, Any]:
     """The Job: one pod, never restarted in place, restricted security, no service account token.
 
-    The trainer's result reaches the operator through the pod's termination message, so the operator needs no
-    permission beyond reading Jobs and Pods; credentials reach the pod only by Secret reference.
+    The trainer's summary reaches the operator through the pod's termination message (the full ``result.json``
+    is in S3); credentials reach the pod only by Secret reference. ``champion`` is the current champion's
+    (name, model URI), re-scored by the trainer on this run's sealed test set.
     """
     run = TrainingRun.model_validate(run_body)
     name = run.metadata.name or ""
@@ -99,8 +100,9 @@ def build_training_job(
     ]
     if run.spec.data is not None and run.spec.data.sha256:
         args += ["--data-sha256", run.spec.data.sha256]
-    if champion_uri:
-        args += ["--champion", champion_uri]
+    if champion is not None:
+        champion_name, champion_uri = champion
+        args += ["--champion", champion_uri, "--champion-name", champion_name]
     labels = child_labels(
         name="mloop-trainer", component="trainer", instance=name, project=project.metadata.name
     )
