@@ -17,6 +17,7 @@ from mloop.controller.deps import Dependencies
 from mloop.controller.errors import RetryLater
 from mloop.controller.resources import MLPROJECTS
 from mloop.controller.status import commit_status
+from mloop.controller.storage import MissingCredentialsError, store_for
 from mloop.k8s import ApiNotFound
 from mloop.reconcile.conditions import Verdict
 from mloop.reconcile.project import (
@@ -81,8 +82,8 @@ async def _check_storage_and_data(project: MLProject, deps: Dependencies) -> Pro
     storage = project.spec.storage
     not_checked = Verdict(DATA_AVAILABLE, "Unknown", "StorageUnavailable", "storage is not reachable yet")
     try:
-        store = await _store_for(project, deps)
-    except _MissingCredentials as exc:
+        store = await store_for(project, deps)
+    except MissingCredentialsError as exc:
         return ProjectChecks(Verdict(STORAGE_READY, "False", "CredentialsNotFound", str(exc)), not_checked)
     endpoint, _ = deps.stores.endpoint_of(storage)
     try:
@@ -112,29 +113,6 @@ async def _check_data(store: ArtifactStore, uri: str) -> Verdict:
         return Verdict(DATA_AVAILABLE, "False", "DataNotFound", f"no object at or under {uri}")
     size = sum(o.size for o in objects)
     return Verdict(DATA_AVAILABLE, "True", "DataFound", f"{uri} ({len(objects)} objects, {size} bytes)")
-
-
-class _MissingCredentials(Exception):
-    """The project names a Secret that is missing or lacks a key."""
-
-
-async def _store_for(project: MLProject, deps: Dependencies) -> ArtifactStore:
-    """Resolve credentials by Secret reference only; the values never leave this function's locals."""
-    storage = project.spec.storage
-    ref = storage.credentials_secret_ref
-    if ref is None:
-        return deps.stores.get(storage)
-    namespace = project.metadata.namespace or "default"
-    try:
-        data = await deps.kube.read_secret(namespace, ref.name)
-    except ApiNotFound as exc:
-        raise _MissingCredentials(f"Secret {namespace}/{ref.name} not found") from exc
-    missing = [k for k in (ref.access_key_id_key, ref.secret_access_key_key) if k not in data]
-    if missing:
-        raise _MissingCredentials(f"Secret {namespace}/{ref.name} has no key(s) {', '.join(missing)}")
-    return deps.stores.get(
-        storage, data[ref.access_key_id_key].decode(), data[ref.secret_access_key_key].decode()
-    )
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -5,10 +5,20 @@ from __future__ import annotations
 from mloop.api import GROUP, VERSION
 from mloop.k8s.gateway import ResourceType
 
-__all__ = ["DRIFTMONITORS", "MLPROJECTS", "MODELDEPLOYMENTS", "MODELVERSIONS", "TRAININGRUNS"]
+__all__ = [
+    "DRIFTMONITORS",
+    "JOBS",
+    "MLPROJECTS",
+    "MODELDEPLOYMENTS",
+    "MODELVERSIONS",
+    "PODS",
+    "TRAININGRUNS",
+]
 
 MLPROJECTS = ResourceType(GROUP, VERSION, "mlprojects")
 TRAININGRUNS = ResourceType(GROUP, VERSION, "trainingruns")
 MODELVERSIONS = ResourceType(GROUP, VERSION, "modelversions")
 MODELDEPLOYMENTS = ResourceType(GROUP, VERSION, "modeldeployments")
 DRIFTMONITORS = ResourceType(GROUP, VERSION, "driftmonitors")
+JOBS = ResourceType("batch", "v1", "jobs")
+PODS = ResourceType("", "v1", "pods")

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mloop.images import image_for
+
 __all__ = ["OperatorSettings", "SettingsError"]
 
 
@@ -51,6 +53,8 @@ class OperatorSettings:
     s3_secret_key: str = field(default="", repr=False)
     s3_secure: bool = False
     s3_region: str | None = None
+    s3_default_secret: str | None = None
+    trainer_image: str = field(default_factory=lambda: image_for("trainer"))
     health_host: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus reach the pod from outside
     health_port: int = 8080
     resync_seconds: float = 60.0
@@ -69,6 +73,8 @@ class OperatorSettings:
             s3_secret_key=env.get("MLOOP_S3_SECRET_KEY", env.get("AWS_SECRET_ACCESS_KEY", "")),
             s3_secure=_bool(env, "MLOOP_S3_SECURE", False),
             s3_region=env.get("MLOOP_S3_REGION") or None,
+            s3_default_secret=env.get("MLOOP_S3_DEFAULT_SECRET") or None,
+            trainer_image=env.get("MLOOP_TRAINER_IMAGE") or image_for("trainer"),
             health_host=env.get("MLOOP_HEALTH_HOST", cls.health_host),
             health_port=_int(env, "MLOOP_HEALTH_PORT", cls.health_port),
             resync_seconds=_float(env, "MLOOP_RESYNC_SECONDS", cls.resync_seconds, minimum=0.1),

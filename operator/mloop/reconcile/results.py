@@ -6,13 +6,22 @@ the pydantic models through these functions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mloop.api.common import SliceMetrics
-from mloop.api.modelversion import Artifact, Lineage, ModelMetrics, Signature
+from mloop.api import API_VERSION
+from mloop.api.common import LocalObjectReference, SliceMetrics
+from mloop.api.modelversion import Artifact, Lineage, ModelMetrics, ModelVersionSpec, Signature
 from mloop.api.trainingrun import DataProvenance, LeakageFinding, RunMetrics, TrainingResults, TrialsSummary
+from mloop.reconcile.owners import child_labels, owner_reference
 
-__all__ = ["to_model_version_fields", "to_provenance", "to_training_results"]
+__all__ = [
+    "build_model_version",
+    "next_version_name",
+    "to_model_version_fields",
+    "to_provenance",
+    "to_training_results",
+]
 
 
 def to_provenance(result: dict[str, Any]) -> DataProvenance:
@@ -93,3 +102,44 @@ def to_model_version_fields(result: dict[str, Any]) -> dict[str, Any]:
         "report_uri": arts["report"]["uri"],
         "reference_uri": arts["reference"]["uri"],
     }
+
+
+def build_model_version(
+    name: str, run: Mapping[str, Any], project: Mapping[str, Any], result: dict[str, Any]
+) -> dict[str, Any]:
+    """The ModelVersion a succeeded run yields: owned by the project, since it outlives the run.
+
+    The spec is immutable from here on (CEL rule), so everything the gate and serving need is in it.
+    """
+    run_name = run["metadata"]["name"]
+    project_name = project["metadata"]["name"]
+    fields = to_model_version_fields(result)
+    spec = ModelVersionSpec(
+        project_ref=LocalObjectReference(name=project_name),
+        training_run_ref=LocalObjectReference(name=run_name),
+        **fields,
+    )
+    labels = child_labels(name="mloop-model", component="model", instance=name, project=project_name)
+    labels["mloop.io/training-run"] = run_name
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ModelVersion",
+        "metadata": {
+            "name": name,
+            "namespace": run["metadata"].get("namespace"),
+            "labels": labels,
+            "ownerReferences": [owner_reference(project, controller=False)],
+        },
+        "spec": spec.model_dump(by_alias=True, exclude_none=True, mode="json"),
+    }
+
+
+def next_version_name(project: str, existing: Iterable[str]) -> str:
+    """``<project>-<n>`` with n one above the highest number in use (numbers are never reused)."""
+    highest = 0
+    prefix = f"{project}-"
+    for name in existing:
+        suffix = name.removeprefix(prefix)
+        if name.startswith(prefix) and suffix.isdigit():
+            highest = max(highest, int(suffix))
+    return f"{project}-{highest + 1}"
