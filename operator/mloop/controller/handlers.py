@@ -10,8 +10,14 @@ from mloop.api import GROUP, VERSION
 from mloop.controller.deps import Dependencies
 from mloop.controller.errors import mapped_errors
 from mloop.controller.mlproject import sync_mlproject
+from mloop.controller.modelversion import sync_modelversion
+from mloop.controller.resources import TRAININGRUNS
+from mloop.controller.trainingrun import sync_trainingrun
+from mloop.k8s import ApiNotFound
 
-__all__ = ["mlproject_changed"]
+__all__ = ["job_event", "mlproject_changed", "modelversion_changed", "trainingrun_changed"]
+
+MANAGED = {"app.kubernetes.io/managed-by": "mloop-operator"}
 
 
 @kopf.on.resume(GROUP, VERSION, "mlprojects")
@@ -22,3 +28,40 @@ async def mlproject_changed(body: kopf.Body, memo: kopf.Memo, retry: int, **_: A
     deps: Dependencies = memo["deps"]
     with mapped_errors("MLProject", retry=retry, settings=deps.settings, metrics=deps.metrics):
         await sync_mlproject(body, deps)
+
+
+@kopf.on.resume(GROUP, VERSION, "trainingruns")
+@kopf.on.create(GROUP, VERSION, "trainingruns")
+@kopf.on.update(GROUP, VERSION, "trainingruns")
+async def trainingrun_changed(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+    deps: Dependencies = memo["deps"]
+    with mapped_errors("TrainingRun", retry=retry, settings=deps.settings, metrics=deps.metrics):
+        await sync_trainingrun(body, deps)
+
+
+@kopf.on.resume(GROUP, VERSION, "modelversions")
+@kopf.on.create(GROUP, VERSION, "modelversions")
+@kopf.on.update(GROUP, VERSION, "modelversions")
+async def modelversion_changed(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+    """Also runs when ``mloop.io/approved-by`` is annotated (an annotation change is an update to kopf)."""
+    deps: Dependencies = memo["deps"]
+    with mapped_errors("ModelVersion", retry=retry, settings=deps.settings, metrics=deps.metrics):
+        await sync_modelversion(body, deps)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={**MANAGED, "app.kubernetes.io/component": "trainer"})
+async def job_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A training Job changed: reconcile the run that owns it (events carry no retries; resync catches up)."""
+    deps: Dependencies = memo["deps"]
+    run = body.metadata.labels.get("mloop.io/training-run")
+    if not run:
+        return
+    try:
+        owner = await deps.kube.get(TRAININGRUNS, body.metadata.namespace, run)
+    except ApiNotFound:
+        return
+    try:
+        with mapped_errors("TrainingRun", retry=0, settings=deps.settings, metrics=deps.metrics):
+            await sync_trainingrun(owner, deps)
+    except kopf.TemporaryError:
+        return  # the run's own handler and the resync loop retry

@@ -14,9 +14,11 @@ from mloop.controller.deps import Dependencies, StoreFactory
 from mloop.controller.health import HealthServer
 from mloop.controller.metrics import OperatorMetrics
 from mloop.controller.mlproject import sync_mlproject
-from mloop.controller.resources import MLPROJECTS
+from mloop.controller.modelversion import sync_modelversion
+from mloop.controller.resources import MLPROJECTS, MODELVERSIONS, TRAININGRUNS
 from mloop.controller.resync import resync_forever
 from mloop.controller.settings import OperatorSettings
+from mloop.controller.trainingrun import sync_trainingrun
 from mloop.k8s import KubeGateway
 from mloop.k8s.gateway import ClusterConnection
 
@@ -89,7 +91,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         await health.start()
         health.ready = True
         memo["health"] = health
-    memo["resync"] = asyncio.create_task(resync_forever(memo["deps"], {MLPROJECTS: sync_mlproject}))
+    resynced = {MLPROJECTS: sync_mlproject, TRAININGRUNS: sync_trainingrun, MODELVERSIONS: sync_modelversion}
+    memo["resync"] = asyncio.create_task(resync_forever(memo["deps"], resynced))
     log.info("mloop operator started; namespaces=%s", ",".join(operator_settings.namespaces) or "<all>")
 
 

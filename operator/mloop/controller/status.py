@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from mloop.api.common import StatusModel
 from mloop.controller.deps import Dependencies
 from mloop.k8s import ApiError, ObjectRef
 from mloop.k8s.gateway import ResourceType
-from mloop.reconcile.conditions import ConditionChange, ready_transition
+from mloop.reconcile.conditions import ready_transition
 
-__all__ = ["commit_status", "status_patch"]
+__all__ = ["commit_status", "record_event", "status_patch"]
 
 log = logging.getLogger(__name__)
 EVENT_ATTEMPTS = 3
@@ -58,29 +58,29 @@ async def commit_status(
     deps.metrics.status_writes.labels(kind).inc()
     change = ready_transition(getattr(old, "conditions", None), getattr(new, "conditions", []))
     if change is not None and not (change.previous_status is None and change.status == "Unknown"):
-        await _record_event(deps, body, change, kind)
+        await record_event(
+            deps,
+            ObjectRef.of(body),
+            "Normal" if change.status == "True" else "Warning",
+            change.reason or "Ready",
+            change.message or f"{kind} is ready",
+        )
     return True
 
 
-async def _record_event(
-    deps: Dependencies, body: Mapping[str, Any], change: ConditionChange, kind: str
+async def record_event(
+    deps: Dependencies, involved: ObjectRef, type_: Literal["Normal", "Warning"], reason: str, message: str
 ) -> None:
     """Events are best effort, as in client-go: a few quick retries, then a log line, never a failure.
 
     Retrying the whole reconcile instead would find the status already written and post nothing.
     """
-    meta = body["metadata"]
     for attempt in range(EVENT_ATTEMPTS):
         try:
-            await deps.kube.record_event(
-                ObjectRef.of(body),
-                type_="Normal" if change.status == "True" else "Warning",
-                reason=change.reason or "Ready",
-                message=change.message or f"{kind} is ready",
-            )
+            await deps.kube.record_event(involved, type_=type_, reason=reason, message=message)
             return
         except ApiError as exc:
             if not exc.transient or attempt == EVENT_ATTEMPTS - 1:
-                log.warning("could not record event for %s/%s: %s", meta.get("namespace"), meta["name"], exc)
+                log.warning("could not record event for %s/%s: %s", involved.namespace, involved.name, exc)
                 return
             await asyncio.sleep(min(2.0, exc.retry_after or 0.2 * 2**attempt))

@@ -1,0 +1,1 @@
+"""The ``mloop`` command: one argparse tree, one module per command group (each has ``register``)."""
