@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.apiserver",
     "tests.fixtures.s3",
+    "tests.support.plane",
 ]

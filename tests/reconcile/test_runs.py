@@ -89,14 +89,14 @@ def test_new_run_creates_its_job() -> None:
 
 def test_running() -> None:
     p = plan(JobObservation("running", start_time="2026-01-01T10:00:00Z"))
-    assert (p.create_job, p.status.phase, ready(p.status)) == (False, "Running", ("False", "Running"))
+    assert (p.create_job, p.status.phase, ready(p.status)) == (False, "Running", ("Unknown", "Running"))
     assert p.status.start_time == datetime(2026, 1, 1, 10, tzinfo=UTC)
 
 
 def test_success_waits_for_the_version_then_is_ready() -> None:
     done = JobObservation("succeeded", completion_time="2026-01-01T11:00:00Z")
     p = plan(done, OK)
-    assert (p.succeeded, p.finished, ready(p.status)) == (True, False, ("False", "CreatingModelVersion"))
+    assert (p.succeeded, p.finished, ready(p.status)) == (True, False, ("Unknown", "CreatingModelVersion"))
     p = plan(done, OK, version="credit-1")
     assert (p.finished, p.status.phase, ready(p.status)) == (True, "Succeeded", ("True", "Succeeded"))
     assert p.status.model_version == "credit-1"

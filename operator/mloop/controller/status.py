@@ -61,7 +61,7 @@ async def commit_status(
         await record_event(
             deps,
             ObjectRef.of(body),
-            "Normal" if change.status == "True" else "Warning",
+            "Warning" if change.status == "False" else "Normal",
             change.reason or "Ready",
             change.message or f"{kind} is ready",
         )

@@ -123,15 +123,15 @@ def plan_training_run(
     summary = result or job.termination or {}
     update: dict[str, Any] = {"start_time": _parse_time(job.start_time) or previous.start_time}
     if job.state in ("missing", "pending"):
-        ready = Verdict("Ready", "False", "Pending", f"waiting for Job {job_name} to start")
+        ready = Verdict("Ready", "Unknown", "Pending", f"waiting for Job {job_name} to start")
         phase, create, finished, succeeded = "Pending", job.state == "missing", False, False
     elif job.state == "running":
-        ready = Verdict("Ready", "False", "Running", f"Job {job_name} is running")
+        ready = Verdict("Ready", "Unknown", "Running", f"Job {job_name} is running")
         phase, create, finished, succeeded = "Running", False, False, False
     elif job.state == "succeeded" and summary.get("status") == "succeeded":
         if model_version is None:
             ready = Verdict(
-                "Ready", "False", "CreatingModelVersion", "training succeeded; recording the version"
+                "Ready", "Unknown", "CreatingModelVersion", "training succeeded; recording the version"
             )
         else:
             ready = Verdict("Ready", "True", "Succeeded", f"created ModelVersion {model_version}")

@@ -37,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m mloop.trainer",
         description="Validate, audit, split, train, evaluate and export one model for an MLProject.",
     )
-    p.add_argument("--project", required=True, help="MLProject YAML or JSON file (full object or spec only)")
+    p.add_argument(
+        "--project",
+        required=True,
+        help="MLProject YAML or JSON file (full object or spec only), or that JSON inline",
+    )
     p.add_argument(
         "--data",
         help="s3:// URI or local path: a file, or a prefix/directory of parts "
@@ -54,19 +58,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def load_project(path: str, inputs: Inputs | None = None) -> MLProjectSpec:
-    """Parse YAML or JSON (YAML is a superset), accept a whole MLProject or just its spec."""
+    """Parse YAML or JSON (YAML is a superset), accept a whole MLProject or just its spec.
+
+    An argument starting with ``{`` is the JSON itself: the operator passes the effective project inline so
+    the Job needs no ConfigMap and the pod spec records exactly what was trained.
+    """
+    label = "(inline JSON)" if path.lstrip().startswith("{") else path
     try:
-        text = inputs.read(path).decode() if inputs and is_s3(path) else Path(path).read_text()
+        if path.lstrip().startswith("{"):
+            text = path
+        elif inputs and is_s3(path):
+            text = inputs.read(path).decode()
+        else:
+            text = Path(path).read_text()
         doc: Any = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageError(f"--project {path}: cannot read: {exc}") from exc
+        raise UsageError(f"--project {label}: cannot read: {exc}") from exc
     if not isinstance(doc, dict):
-        raise UsageError(f"--project {path}: expected a mapping")
+        raise UsageError(f"--project {label}: expected a mapping")
     spec = doc.get("spec", doc) if doc.get("kind") == "MLProject" or "spec" in doc else doc
     try:
         return MLProjectSpec.model_validate(spec)
     except ValidationError as exc:
-        raise UsageError(f"--project {path}: invalid MLProject spec: {exc}") from exc
+        raise UsageError(f"--project {label}: invalid MLProject spec: {exc}") from exc
 
 
 def write_termination(result: dict[str, Any]) -> None:
