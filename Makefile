@@ -14,8 +14,13 @@ help: ## Show this help.
 	$(UV) sync --frozen --extra dev
 	@touch $@
 
+# alibi-detect pins numpy<2, so its backend lives in a second environment from the same lock.
+.venv-alibi/.installed: pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=.venv-alibi $(UV) sync --frozen --extra drift-alibi
+	@touch $@
+
 .PHONY: install
-install: .venv/.installed ## Install mloop with every extra and the dev tools into .venv (uv, locked versions).
+install: .venv/.installed .venv-alibi/.installed ## Install mloop, every extra and the dev tools (uv, locked versions).
 
 .PHONY: test
 test: install ## Run the whole test suite (starts its own API emulator and S3 server on 127.0.0.1).
@@ -60,4 +65,4 @@ emulator: install ## Run the Kubernetes API emulator on 127.0.0.1:8001, kubeconf
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches.
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .venv-alibi .mypy_cache .ruff_cache .pytest_cache
