@@ -250,6 +250,15 @@ class ModelDeploymentStatus(StatusBase):
     analysis: AnalysisStatus | None = Field(default=None, description="Last canary analysis.")
     endpoint: str | None = Field(default=None, description="In-cluster URL of the prediction Service.")
     ready_replicas: int = Field(default=0, ge=0, description="Ready server pods across tracks.")
+    blocked_version: str | None = Field(
+        default=None,
+        description="A version that was rolled back or aborted; not rolled out again until the target moves.",
+    )
+    handled_actions: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=8,
+        description="Values of the mloop.io/promote, abort and rollback annotations already acted on.",
+    )
     history: list[HistoryEntry] = Field(
         default_factory=list, max_length=50, description="Promotions, rollbacks and aborts (latest 50)."
     )

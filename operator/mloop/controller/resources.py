@@ -6,12 +6,17 @@ from mloop.api import GROUP, VERSION
 from mloop.k8s.gateway import ResourceType
 
 __all__ = [
+    "DEPLOYMENTS",
     "DRIFTMONITORS",
+    "HPAS",
+    "HTTPROUTES",
     "JOBS",
     "MLPROJECTS",
     "MODELDEPLOYMENTS",
     "MODELVERSIONS",
+    "PDBS",
     "PODS",
+    "SERVICES",
     "TRAININGRUNS",
 ]
 
@@ -21,4 +26,9 @@ MODELVERSIONS = ResourceType(GROUP, VERSION, "modelversions")
 MODELDEPLOYMENTS = ResourceType(GROUP, VERSION, "modeldeployments")
 DRIFTMONITORS = ResourceType(GROUP, VERSION, "driftmonitors")
 JOBS = ResourceType("batch", "v1", "jobs")
+DEPLOYMENTS = ResourceType("apps", "v1", "deployments")
+SERVICES = ResourceType("", "v1", "services")
+PDBS = ResourceType("policy", "v1", "poddisruptionbudgets")
+HPAS = ResourceType("autoscaling", "v2", "horizontalpodautoscalers")
+HTTPROUTES = ResourceType("gateway.networking.k8s.io", "v1", "httproutes")
 PODS = ResourceType("", "v1", "pods")

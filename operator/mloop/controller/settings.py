@@ -55,6 +55,8 @@ class OperatorSettings:
     s3_region: str | None = None
     s3_default_secret: str | None = None
     trainer_image: str = field(default_factory=lambda: image_for("trainer"))
+    server_image: str = field(default_factory=lambda: image_for("server"))
+    drift_image: str = field(default_factory=lambda: image_for("drift"))
     health_host: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus reach the pod from outside
     health_port: int = 8080
     resync_seconds: float = 60.0
@@ -75,6 +77,8 @@ class OperatorSettings:
             s3_region=env.get("MLOOP_S3_REGION") or None,
             s3_default_secret=env.get("MLOOP_S3_DEFAULT_SECRET") or None,
             trainer_image=env.get("MLOOP_TRAINER_IMAGE") or image_for("trainer"),
+            server_image=env.get("MLOOP_SERVER_IMAGE") or image_for("server"),
+            drift_image=env.get("MLOOP_DRIFT_IMAGE") or image_for("drift"),
             health_host=env.get("MLOOP_HEALTH_HOST", cls.health_host),
             health_port=_int(env, "MLOOP_HEALTH_PORT", cls.health_port),
             resync_seconds=_float(env, "MLOOP_RESYNC_SECONDS", cls.resync_seconds, minimum=0.1),
