@@ -20,9 +20,10 @@ __all__ = ["RetryLater", "mapped_errors", "retry_delay"]
 class RetryLater(Exception):
     """Raised by orchestration when the status is written but the object should be looked at again soon."""
 
-    def __init__(self, message: str, *, server_hint: float | None = None) -> None:
+    def __init__(self, message: str, *, server_hint: float | None = None, delay: float | None = None) -> None:
         super().__init__(message)
         self.server_hint = server_hint
+        self.delay = delay  # an exact schedule (a canary step), not a backoff
 
 
 def retry_delay(settings: OperatorSettings, retry: int, server_hint: float | None = None) -> float:
@@ -45,7 +46,8 @@ def mapped_errors(
         yield
     except RetryLater as exc:
         metrics.reconciles.labels(kind, "retry").inc()
-        raise kopf.TemporaryError(str(exc), delay=retry_delay(settings, retry, exc.server_hint)) from exc
+        delay = exc.delay if exc.delay is not None else retry_delay(settings, retry, exc.server_hint)
+        raise kopf.TemporaryError(str(exc), delay=delay) from exc
     except ValidationError as exc:
         metrics.reconcile_errors.labels(kind, "InvalidSpec").inc()
         raise kopf.PermanentError(f"invalid spec: {exc}") from exc

@@ -10,12 +10,20 @@ from mloop.api import GROUP, VERSION
 from mloop.controller.deps import Dependencies
 from mloop.controller.errors import mapped_errors
 from mloop.controller.mlproject import sync_mlproject
+from mloop.controller.modeldeployment import sync_deployments_of_project, sync_modeldeployment
 from mloop.controller.modelversion import sync_modelversion
 from mloop.controller.resources import TRAININGRUNS
 from mloop.controller.trainingrun import sync_trainingrun
 from mloop.k8s import ApiNotFound
 
-__all__ = ["job_event", "mlproject_changed", "modelversion_changed", "trainingrun_changed"]
+__all__ = [
+    "job_event",
+    "mlproject_changed",
+    "mlproject_event",
+    "modeldeployment_changed",
+    "modelversion_changed",
+    "trainingrun_changed",
+]
 
 MANAGED = {"app.kubernetes.io/managed-by": "mloop-operator"}
 
@@ -47,6 +55,27 @@ async def modelversion_changed(body: kopf.Body, memo: kopf.Memo, retry: int, **_
     deps: Dependencies = memo["deps"]
     with mapped_errors("ModelVersion", retry=retry, settings=deps.settings, metrics=deps.metrics):
         await sync_modelversion(body, deps)
+
+
+@kopf.on.resume(GROUP, VERSION, "modeldeployments")
+@kopf.on.create(GROUP, VERSION, "modeldeployments")
+@kopf.on.update(GROUP, VERSION, "modeldeployments")
+async def modeldeployment_changed(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+    """Spec changes and the mloop.io/promote, abort and rollback annotations; canary steps reschedule it."""
+    deps: Dependencies = memo["deps"]
+    with mapped_errors("ModelDeployment", retry=retry, settings=deps.settings, metrics=deps.metrics):
+        await sync_modeldeployment(body, deps)
+
+
+@kopf.on.event(GROUP, VERSION, "mlprojects")
+async def mlproject_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A champion change (a status write) rolls out to ``alias: champion`` deployments at once."""
+    deps: Dependencies = memo["deps"]
+    try:
+        with mapped_errors("ModelDeployment", retry=0, settings=deps.settings, metrics=deps.metrics):
+            await sync_deployments_of_project(body, deps)
+    except kopf.TemporaryError:
+        return
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={**MANAGED, "app.kubernetes.io/component": "trainer"})

@@ -24,6 +24,7 @@ from mloop.reconcile.pods import (
 
 __all__ = [
     "SERVER_PORT",
+    "Role",
     "build_hpa",
     "build_httproute",
     "build_pdb",
