@@ -8,15 +8,18 @@ import kopf
 
 from mloop.api import GROUP, VERSION
 from mloop.controller.deps import Dependencies
+from mloop.controller.driftmonitor import sync_driftmonitor
 from mloop.controller.errors import mapped_errors
 from mloop.controller.mlproject import sync_mlproject
 from mloop.controller.modeldeployment import sync_deployments_of_project, sync_modeldeployment
 from mloop.controller.modelversion import sync_modelversion
-from mloop.controller.resources import TRAININGRUNS
+from mloop.controller.resources import DRIFTMONITORS, TRAININGRUNS
 from mloop.controller.trainingrun import sync_trainingrun
 from mloop.k8s import ApiNotFound
 
 __all__ = [
+    "drift_job_event",
+    "driftmonitor_changed",
     "job_event",
     "mlproject_changed",
     "mlproject_event",
@@ -67,6 +70,16 @@ async def modeldeployment_changed(body: kopf.Body, memo: kopf.Memo, retry: int, 
         await sync_modeldeployment(body, deps)
 
 
+@kopf.on.resume(GROUP, VERSION, "driftmonitors")
+@kopf.on.create(GROUP, VERSION, "driftmonitors")
+@kopf.on.update(GROUP, VERSION, "driftmonitors")
+async def driftmonitor_changed(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+    """Checks one window per interval; the handler reschedules itself for the next window's end."""
+    deps: Dependencies = memo["deps"]
+    with mapped_errors("DriftMonitor", retry=retry, settings=deps.settings, metrics=deps.metrics):
+        await sync_driftmonitor(body, deps)
+
+
 @kopf.on.event(GROUP, VERSION, "mlprojects")
 async def mlproject_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A champion change (a status write) rolls out to ``alias: champion`` deployments at once."""
@@ -94,3 +107,18 @@ async def job_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
             await sync_trainingrun(owner, deps)
     except kopf.TemporaryError:
         return  # the run's own handler and the resync loop retry
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={**MANAGED, "app.kubernetes.io/component": "drift"})
+async def drift_job_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A drift check finished: fold its report into the monitor without waiting for the next window."""
+    deps: Dependencies = memo["deps"]
+    monitor = body.metadata.labels.get("mloop.io/drift-monitor")
+    if not monitor or body.get("status", {}).get("active"):
+        return
+    try:
+        owner = await deps.kube.get(DRIFTMONITORS, body.metadata.namespace, monitor)
+        with mapped_errors("DriftMonitor", retry=0, settings=deps.settings, metrics=deps.metrics):
+            await sync_driftmonitor(owner, deps)
+    except (ApiNotFound, kopf.TemporaryError):
+        return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 __all__ = ["OperatorMetrics"]
 
@@ -22,6 +22,18 @@ class OperatorMetrics:
             "mloop_reconcile_errors_total",
             "Reconciles that ended in an error, by kind and reason.",
             ["kind", "reason"],
+            registry=self.registry,
+        )
+        self.drift_p_value = Gauge(
+            "mloop_drift_p_value",
+            "p-value of the last drift test per monitor and feature (lower means more drift).",
+            ["monitor", "feature"],
+            registry=self.registry,
+        )
+        self.drift_detected = Gauge(
+            "mloop_drift_detected",
+            "1 if the monitor's last window drifted, else 0.",
+            ["monitor"],
             registry=self.registry,
         )
         self.status_writes = Counter(

@@ -11,12 +11,19 @@ from typing import Any
 import kopf
 
 from mloop.controller.deps import Dependencies, StoreFactory
+from mloop.controller.driftmonitor import sync_driftmonitor
 from mloop.controller.health import HealthServer
 from mloop.controller.metrics import OperatorMetrics
 from mloop.controller.mlproject import sync_mlproject
 from mloop.controller.modeldeployment import sync_modeldeployment
 from mloop.controller.modelversion import sync_modelversion
-from mloop.controller.resources import MLPROJECTS, MODELDEPLOYMENTS, MODELVERSIONS, TRAININGRUNS
+from mloop.controller.resources import (
+    DRIFTMONITORS,
+    MLPROJECTS,
+    MODELDEPLOYMENTS,
+    MODELVERSIONS,
+    TRAININGRUNS,
+)
 from mloop.controller.resync import resync_forever
 from mloop.controller.settings import OperatorSettings
 from mloop.controller.trainingrun import sync_trainingrun
@@ -97,6 +104,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         TRAININGRUNS: sync_trainingrun,
         MODELVERSIONS: sync_modelversion,
         MODELDEPLOYMENTS: sync_modeldeployment,
+        DRIFTMONITORS: sync_driftmonitor,
     }
     memo["resync"] = asyncio.create_task(resync_forever(memo["deps"], resynced))
     log.info("mloop operator started; namespaces=%s", ",".join(operator_settings.namespaces) or "<all>")
