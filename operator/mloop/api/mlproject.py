@@ -249,6 +249,10 @@ class MLProjectStatus(StatusBase):
         default=None, description="Champion's primary metric on its test set."
     )
     latest_run: str | None = Field(default=None, description="Name of the most recent TrainingRun.")
+    handled_retrain_request: str | None = Field(
+        default=None,
+        description="Value of the mloop.io/retrain annotation already turned into a TrainingRun.",
+    )
     last_retrain_time: datetime | None = Field(
         default=None, description="When the last automatic TrainingRun was created (for the cooldown)."
     )

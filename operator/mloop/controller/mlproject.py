@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,16 +12,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mloop.api.mlproject import MLProject, MLProjectStatus
+from mloop.api import API_VERSION
+from mloop.api.mlproject import MLProject, MLProjectCounts, MLProjectStatus
 from mloop.artifacts import ArtifactError, ArtifactStore, ObjectNotFound
 from mloop.controller.clock import utcnow
 from mloop.controller.deps import Dependencies
 from mloop.controller.errors import RetryLater
-from mloop.controller.resources import MLPROJECTS
+from mloop.controller.resources import MLPROJECTS, MODELVERSIONS, TRAININGRUNS
 from mloop.controller.status import commit_status
 from mloop.controller.storage import MissingCredentialsError, store_for
-from mloop.k8s import ApiNotFound
+from mloop.k8s import AlreadyExists, ApiNotFound
 from mloop.reconcile.conditions import Verdict
+from mloop.reconcile.naming import child_name
 from mloop.reconcile.project import (
     DATA_AVAILABLE,
     STORAGE_READY,
@@ -28,7 +32,9 @@ from mloop.reconcile.project import (
     plan_project_status,
 )
 
-__all__ = ["ProjectResult", "reconcile_project", "sync_mlproject"]
+__all__ = ["RETRAIN_ANNOTATION", "ProjectResult", "reconcile_project", "sync_mlproject"]
+
+RETRAIN_ANNOTATION = "mloop.io/retrain"
 
 
 @dataclass(frozen=True)
@@ -56,10 +62,52 @@ async def sync_mlproject(body: Mapping[str, Any], deps: Dependencies) -> None:
             deps.locks.forget(uid)
             return
         result = await reconcile_project(fresh, deps, now=utcnow())
-        await commit_status(deps, MLPROJECTS, fresh, result.old, result.new, kind="MLProject")
+        new = await _children(fresh, result.new, deps)
+        await commit_status(deps, MLPROJECTS, fresh, result.old, new, kind="MLProject")
     if result.retry:
         ready = result.new.condition("Ready")
         raise RetryLater(f"not ready: {ready.reason if ready else 'Unknown'}")
+
+
+async def _children(body: Mapping[str, Any], status: MLProjectStatus, deps: Dependencies) -> MLProjectStatus:
+    """Counts and the latest run, and the ``mloop.io/retrain`` request (Argo CD's retrain action) turned into
+    exactly one TrainingRun per annotation value."""
+    meta = body["metadata"]
+    namespace, name = meta.get("namespace"), meta["name"]
+    request = (meta.get("annotations") or {}).get(RETRAIN_ANNOTATION)
+    update: dict[str, Any] = {}
+    if request and request != status.handled_retrain_request:
+        token = hashlib.sha256(request.encode()).hexdigest()[:8]
+        run = {
+            "apiVersion": API_VERSION,
+            "kind": "TrainingRun",
+            "metadata": {
+                "name": child_name(name, "manual", token),
+                "namespace": namespace,
+                "labels": {"mloop.io/project": name},
+            },
+            "spec": {
+                "projectRef": {"name": name},
+                "trigger": "manual",
+                "reason": f"requested with {RETRAIN_ANNOTATION}={request}"[:1000],
+            },
+        }
+        with contextlib.suppress(AlreadyExists):
+            await deps.kube.create(TRAININGRUNS, namespace, run)
+        update["handled_retrain_request"] = request
+    runs = [
+        r for r in await deps.kube.list(TRAININGRUNS, namespace) if r["spec"]["projectRef"]["name"] == name
+    ]
+    versions = [
+        v for v in await deps.kube.list(MODELVERSIONS, namespace) if v["spec"]["projectRef"]["name"] == name
+    ]
+    active = sum(1 for r in runs if (r.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
+    latest = max(
+        runs, key=lambda r: (r["metadata"].get("creationTimestamp", ""), r["metadata"]["name"]), default=None
+    )
+    update["counts"] = MLProjectCounts(runs=len(runs), active_runs=active, versions=len(versions))
+    update["latest_run"] = latest["metadata"]["name"] if latest else None
+    return status.model_copy(update=update)
 
 
 async def reconcile_project(body: Mapping[str, Any], deps: Dependencies, *, now: datetime) -> ProjectResult:
