@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from mloop.local.services.allocator import CLUSTER_IP_RANGE
 
+from .crds import LOCAL_S3_SECRET
 from .procs import free_port, port_free
 from .state import Health, Home, Ports
 
@@ -77,6 +78,8 @@ def _operator_env(ctx: Context) -> dict[str, str]:
         "MLOOP_S3_SECRET_KEY": SECRET_KEY,
         "MLOOP_HEALTH_HOST": HOST,
         "MLOOP_HEALTH_PORT": str(ctx.ports.operator_health),
+        "MLOOP_S3_DEFAULT_SECRET": LOCAL_S3_SECRET,
+        "MLOOP_RESYNC_SECONDS": "10",
     }
 
 

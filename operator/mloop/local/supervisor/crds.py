@@ -13,7 +13,10 @@ import yaml
 
 from mloop.crdgen import render_all
 
-__all__ = ["apply_crds"]
+__all__ = ["LOCAL_S3_SECRET", "apply_crds", "ensure_s3_secret"]
+
+#: The Secret every namespace-default workload of the embedded plane reads its S3 credentials from.
+LOCAL_S3_SECRET = "mloop-s3"  # noqa: S105 - a Secret name, not a secret
 
 _CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
@@ -53,3 +56,22 @@ def apply_crds(api_url: str, timeout: float = 20.0) -> list[str]:
 def _established(crd: dict[str, Any]) -> bool:
     conditions = (crd.get("status") or {}).get("conditions") or ()
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def ensure_s3_secret(api_url: str, access_key: str, secret_key: str, namespace: str = "default") -> None:
+    """The local S3 credentials as a Secret: training, serving and drift pods get them by reference only."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": LOCAL_S3_SECRET,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "mloop"},
+        },
+        "stringData": {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key},
+    }
+    try:
+        _call("POST", f"{api_url}/api/v1/namespaces/{namespace}/secrets", body)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:
+            raise

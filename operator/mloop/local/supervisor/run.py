@@ -30,7 +30,7 @@ from .components import (
     missing_modules,
     skipped,
 )
-from .crds import apply_crds
+from .crds import apply_crds, ensure_s3_secret
 from .health import check
 from .procs import ProcessId, become_subreaper, descendants, group_members, reap_any, signal_group
 from .state import ComponentState, Home, State
@@ -188,6 +188,7 @@ class Supervisor:
         if child.component.name == "apiserver":
             names = apply_crds(self.ctx.api_url)
             log.info("applied %d CRDs: %s", len(names), ", ".join(names))
+            ensure_s3_secret(self.ctx.api_url, ACCESS_KEY, SECRET_KEY)
         child.hook_pending = False
 
     # -- children ------------------------------------------------------------------------------------
