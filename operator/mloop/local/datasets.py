@@ -19,9 +19,10 @@ HOUSING = ("own", "rent", "free")
 
 
 def credit_frame(
-    rows: int = 2000, *, seed: int = 7, shift: float = 0.0, label_noise: float = 0.05
+    rows: int = 2000, *, seed: int = 7, shift: float = 0.0, concept: float = 0.0, label_noise: float = 0.05
 ) -> pd.DataFrame:
-    """``rows`` applicants; ``shift`` (in standard deviations) ages the population and raises amounts."""
+    """``rows`` applicants. ``shift`` (in standard deviations) ages the population and raises amounts (data
+    drift); ``concept`` changes how features relate to defaults (concept drift: an older model gets worse)."""
     rng = np.random.default_rng(seed)
     age = np.clip(rng.normal(40 + 10 * shift, 11, rows), 18, 85).round()
     income = np.exp(rng.normal(10.4 + 0.1 * shift, 0.45, rows)).round(-2)
@@ -34,9 +35,9 @@ def credit_frame(
         -1.2
         + 1.6 * np.log(months_of_income)
         + 0.04 * (duration - 24)
-        - 0.05 * (age - 40)
-        + np.where(purpose == "business", 1.0, np.where(purpose == "education", -0.6, 0.0))
-        + np.where(housing == "rent", 0.7, np.where(housing == "free", 0.3, -0.4))
+        - 0.05 * (1 - 2 * concept) * (age - 40)
+        + np.where(purpose == "business", 1.0 - 2.0 * concept, np.where(purpose == "education", -0.6, 0.0))
+        + (1 - 2 * concept) * np.where(housing == "rent", 0.7, np.where(housing == "free", 0.3, -0.4))
     )
     default = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
     flip = rng.random(rows) < label_noise
@@ -61,8 +62,12 @@ def credit_frame(
     )
 
 
-def credit_csv(rows: int = 2000, *, seed: int = 7, shift: float = 0.0, label_noise: float = 0.05) -> bytes:
+def credit_csv(
+    rows: int = 2000, *, seed: int = 7, shift: float = 0.0, concept: float = 0.0, label_noise: float = 0.05
+) -> bytes:
     """The same data as CSV bytes, ready to upload to S3."""
     buffer = io.StringIO()
-    credit_frame(rows, seed=seed, shift=shift, label_noise=label_noise).to_csv(buffer, index=False)
+    credit_frame(rows, seed=seed, shift=shift, concept=concept, label_noise=label_noise).to_csv(
+        buffer, index=False
+    )
     return buffer.getvalue().encode()
