@@ -46,10 +46,34 @@ crds: install ## Regenerate crds/ from the pydantic API models.
 docs: install ## Regenerate the README's resource reference from the API models.
 	$(PY) -m mloop.crdgen.reference README.md
 
+GENERATED := crds/ README.md charts/mloop/files/crds/ deploy/ docs/argocd.md
+
 .PHONY: verify
-verify: crds docs ## Regenerate everything and fail if the committed files differ.
-	@git diff --exit-code -- crds/ README.md || { echo "Generated files are stale: commit the output of 'make crds docs'."; exit 1; }
-	@test -z "$$(git status --porcelain -- crds/ README.md)" || { echo "Untracked generated files: commit them."; git status --porcelain -- crds/ README.md; exit 1; }
+verify: crds docs manifests ## Regenerate everything and fail if the committed files differ.
+	@git diff --exit-code -- $(GENERATED) || { echo "Generated files are stale: commit the output of 'make crds docs manifests'."; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || { echo "Untracked generated files: commit them."; git status --porcelain -- $(GENERATED); exit 1; }
+
+.PHONY: manifests
+manifests: install ## Copy crds/ into the chart; render deploy/ and docs/argocd.md from charts/mloop (Helm SDK).
+	$(PY) -m mloop.chartgen
+
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' operator/mloop/__init__.py)
+IMAGE_REPOSITORY ?= ghcr.io/mloop-io
+COMPONENTS := operator trainer server drift
+DOCKER ?= docker
+
+.PHONY: images
+images: ## Build the four images ghcr.io/mloop-io/mloop-<component>:<version> (needs a Docker engine).
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make images: no Docker engine is reachable ('$(DOCKER) info' failed), so nothing was built."; echo "The Dockerfiles are still checked statically by tests/packaging/test_dockerfiles.py."; exit 1; }
+	@for c in $(COMPONENTS); do \
+	  echo "==> $(IMAGE_REPOSITORY)/mloop-$$c:$(VERSION)"; \
+	  DOCKER_BUILDKIT=1 $(DOCKER) build -f images/$$c/Dockerfile --build-arg VERSION=$(VERSION) \
+	    -t $(IMAGE_REPOSITORY)/mloop-$$c:$(VERSION) . || exit 1; \
+	done
+
+.PHONY: demo
+demo: install ## The whole loop on an embedded control plane: train, gate, serve, drift, retrain, canary.
+	$(PY) -m mloop.demo --home .local/demo
 
 .PHONY: bench
 bench: install ## Run the benchmarks; prints ratios and writes benchmarks/results.json.

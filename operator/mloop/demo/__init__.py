@@ -1,0 +1,1 @@
+"""The narrated end-to-end demo behind ``make demo``."""
