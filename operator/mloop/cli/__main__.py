@@ -10,16 +10,28 @@ from typing import Any
 
 from mloop import __version__
 
-from . import local
+from . import actions, local, report, retrain, status
+from .errors import EXIT_CODES
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Each adds its sub-commands and sets ``func`` (``func(args) -> exit code``) on its parsers.
-COMMANDS: tuple[Callable[[Any], None], ...] = (local.register,)
+COMMANDS: tuple[Callable[[Any], None], ...] = (
+    local.register,
+    status.register,
+    actions.register,
+    retrain.register,
+    report.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mloop", description="mloop: the ML lifecycle as one loop.")
+    parser = argparse.ArgumentParser(
+        prog="mloop",
+        description="mloop: the ML lifecycle as one loop.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"mloop {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in COMMANDS:
