@@ -257,7 +257,10 @@ def _reference(x: pd.DataFrame, features: Any, seed: int) -> bytes:
         x = x.iloc[pick]
     out = pd.DataFrame(
         {
-            c: x[c].astype(object).astype(str) if c in features.categorical else x[c].astype(np.float32)
+            # Missing categoricals are "" here as in serving, never the string "nan".
+            c: x[c].astype(object).where(x[c].notna(), "").astype(str)
+            if c in features.categorical
+            else x[c].astype(np.float32)
             for c in features.columns
         }
     ).reset_index(drop=True)
