@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from mloop.api.driftmonitor import DriftMonitor
 from mloop.api.mlproject import MLProject
+from mloop.api.modelversion import ModelVersion
+from mloop.reconcile.drift import build_drift_job, current_window
 from mloop.reconcile.pods import S3Access
+from mloop.reconcile.serving import build_serving_deployment
 from mloop.reconcile.training import build_training_job
 from tests.packaging.chart import NAMESPACE, POD_KINDS, VALUE_SETS, of_kind, pod_templates, render
 from tests.packaging.networkpolicy import assert_selected, selecting
@@ -58,14 +63,56 @@ def test_chart_pods_are_restricted_with_a_read_only_root(name: str) -> None:
             assert container["resources"].get("limits"), where
 
 
-def test_the_training_job_is_restricted() -> None:
-    job = training_job()
-    spec = job["spec"]["template"]["spec"]
+def serving_deployment() -> dict[str, Any]:
+    project = MLProject.model_validate({**yaml.safe_load((ROOT / "examples" / "mlproject.yaml").read_text())})
+    version = ModelVersion.model_validate(
+        yaml.safe_load((ROOT / "examples" / "modelversion.yaml").read_text())
+    )
+    md = yaml.safe_load((ROOT / "examples" / "modeldeployment.yaml").read_text())
+    md["metadata"].update(namespace="default", uid="0000-2222")
+    del project  # the serving pod needs only the deployment and the version
+    return build_serving_deployment(
+        md,
+        version,
+        role="canary",
+        replicas=1,
+        image="ghcr.io/mloop-io/mloop-server:0.1.0",
+        s3=S3Access(endpoint="minio:9000", secret_name="mloop-s3"),
+        traffic_uri="s3://b/default/credit/traffic/",
+    )
+
+
+def drift_job() -> dict[str, Any]:
+    project = MLProject.model_validate(yaml.safe_load((ROOT / "examples" / "mlproject.yaml").read_text()))
+    version = ModelVersion.model_validate(
+        yaml.safe_load((ROOT / "examples" / "modelversion.yaml").read_text())
+    )
+    monitor = yaml.safe_load((ROOT / "examples" / "driftmonitor.yaml").read_text())
+    monitor["metadata"].update(namespace="default", uid="0000-3333")
+    window = current_window(DriftMonitor.model_validate(monitor), datetime(2026, 1, 1, tzinfo=UTC))
+    return build_drift_job(
+        monitor,
+        project,
+        version,
+        window,
+        deployment="credit",
+        image="ghcr.io/mloop-io/mloop-drift:0.1.0",
+        s3=S3Access(endpoint="minio:9000", secret_name="mloop-s3"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "build"), [("trainer", training_job), ("server", serving_deployment), ("drift", drift_job)]
+)
+def test_every_operator_built_pod_is_restricted(kind: str, build: Any) -> None:
+    workload = build()
+    spec = workload["spec"]["template"]["spec"]
     assert_restricted(spec)
     assert spec["automountServiceAccountToken"] is False
     (container,) = spec["containers"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert WORKLOAD_LABELS["trainer"].items() <= job["spec"]["template"]["metadata"]["labels"].items()
+    assert container["resources"].get("limits")
+    assert WORKLOAD_LABELS[kind].items() <= workload["spec"]["template"]["metadata"]["labels"].items()
 
 
 def _contexts(spec: dict[str, Any]) -> list[dict[str, Any]]:
