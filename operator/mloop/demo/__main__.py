@@ -258,22 +258,27 @@ class Demo:
 
     def summary(self) -> None:
         print("\nSummary")
-        print(f"{'VERSION':<12}{'STAGE':<11}{'ROC_AUC':<9}{'BASELINE':<10}{'GATE':<9}REASON")
+        print(
+            f"{'VERSION':<12}{'STAGE':<11}{'ROC_AUC':<9}{'BASELINE':<10}{'VS CHAMPION':<22}{'GATE':<9}REASON"
+        )
         reports = self.home.root / "reports"
         reports.mkdir(parents=True, exist_ok=True)
         for v in sorted(self.kube.list("modelversions", NS), key=lambda v: v["metadata"]["name"]):
             st, spec = v.get("status", {}), v["spec"]
             gate = st.get("gate") or {}
+            champion = gate.get("champion") or {}
+            versus = (
+                f"{champion['name']} {champion['value']:.3f} ({champion['delta']:+.3f})"
+                if champion.get("name") and champion.get("value") is not None
+                else "(first version)"
+            )
             test, base = (
                 spec["metrics"]["test"].get("roc_auc", 0),
                 spec["metrics"]["baseline"].get("roc_auc", 0),
             )
             name = v["metadata"]["name"]
-            print(
-                f"{name:<12}{st.get('stage', ''):<11}{test:<9.3f}{base:<10.3f}{gate.get('verdict', ''):<9}",
-                end="",
-            )
-            print(gate.get("reason") or "")
+            print(f"{name:<12}{st.get('stage', ''):<11}{test:<9.3f}{base:<10.3f}{versus:<22}", end="")
+            print(f"{gate.get('verdict', ''):<9}{gate.get('reason') or ''}")
             if spec.get("reportUri"):
                 path = reports / f"{v['metadata']['name']}-report.html"
                 path.write_bytes(self.store.get_bytes(spec["reportUri"]))
