@@ -34,6 +34,7 @@ class Plane:
     bucket: str
     operator: OperatorProcess
     podrunner: subprocess.Popen[bytes]
+    services: subprocess.Popen[bytes]
     home: Path
 
 
@@ -53,6 +54,17 @@ def start_podrunner(kubeconfig: Path, home: Path) -> subprocess.Popen[bytes]:
             "--max-grace",
             "5",
         ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def start_services(kubeconfig: Path, home: Path) -> subprocess.Popen[bytes]:
+    """The ClusterIP proxy: Services get a 127.2.x.y address that spreads connections over ready pods."""
+    log = (home / "services.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "mloop.local.services", "--kubeconfig", str(kubeconfig)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -83,6 +95,7 @@ def plane(apiserver: ApiServerHandle, s3_server: S3Handle, tmp_path: Path) -> It
     )
     bucket = s3_server.unique_bucket("plane")
     podrunner = start_podrunner(apiserver.kubeconfig, tmp_path)
+    services = start_services(apiserver.kubeconfig, tmp_path)
     operator = OperatorProcess(
         apiserver.kubeconfig,
         tmp_path / "operator.log",
@@ -98,7 +111,8 @@ def plane(apiserver: ApiServerHandle, s3_server: S3Handle, tmp_path: Path) -> It
     )
     operator.start()
     try:
-        yield Plane(kube, apiserver, s3_server, bucket, operator, podrunner, tmp_path)
+        yield Plane(kube, apiserver, s3_server, bucket, operator, podrunner, services, tmp_path)
     finally:
         operator.stop()
+        stop_podrunner(services)
         stop_podrunner(podrunner)
