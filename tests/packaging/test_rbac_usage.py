@@ -32,9 +32,9 @@ ACCOUNT = "mloop"
 
 
 def is_operator(record: dict[str, Any]) -> bool:
-    """kopf's watches and patches (``kopf/<version>``) and our gateway's calls (aiohttp's default agent)."""
+    """kopf's watches and patches (``kopf/<version>``) and our gateway's (``mloop-operator/<version>``)."""
     agent = str(record.get("user_agent", ""))
-    return agent.startswith("kopf/") or "aiohttp" in agent
+    return agent.startswith(("kopf/", "mloop-operator/"))
 
 
 def to_request(record: dict[str, Any]) -> Request | None:
@@ -96,7 +96,9 @@ def test_operator_requests_are_granted_and_unused_grants_are_explained(
 ) -> None:
     operator = [r for r in request_log if is_operator(r)]
     assert any(r["user_agent"].startswith("kopf/") for r in operator), "no kopf requests in the log"
-    assert any("aiohttp" in r["user_agent"] for r in operator), "no gateway requests in the log"
+    assert any(r["user_agent"].startswith("mloop-operator/") for r in operator), (
+        "no gateway requests in the log"
+    )
     requests = {req for r in operator if (req := to_request(r)) is not None}
     objects = render()
     denied = sorted(req for req in requests if not allowed(objects, ACCOUNT, NAMESPACE, req))

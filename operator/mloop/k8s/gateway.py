@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from mloop import __version__
 from mloop.k8s.errors import (
     AlreadyExists,
     ApiConflict,
@@ -36,6 +37,8 @@ _CONTENT_TYPES: dict[PatchType, str] = {
     "strategic": "application/strategic-merge-patch+json",
 }
 EVENT_COMPONENT = "mloop-operator"
+#: Lets an audit log (and our RBAC test) tell the operator's own calls from kopf's and other clients'.
+USER_AGENT = f"mloop-operator/{__version__}"
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ class KubeGateway:
 
     def __init__(self, connection: ClusterConnection, *, timeout_seconds: float = 30.0) -> None:
         self._connection = connection
-        headers = {"Accept": "application/json", **connection.extra_headers}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **connection.extra_headers}
         if connection.token:
             headers["Authorization"] = f"Bearer {connection.token}"
         self._session = aiohttp.ClientSession(

@@ -146,7 +146,7 @@ class _Gone(Exception):
 
 def new_session(connection: ClusterConnection) -> aiohttp.ClientSession:
     """A session for watches with the connection's credentials."""
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", "User-Agent": "mloop-services"}
     if connection.token:
         headers["Authorization"] = f"Bearer {connection.token}"
     return aiohttp.ClientSession(
