@@ -28,7 +28,7 @@ from mloop.controller.resources import (
     PODS,
     TRAININGRUNS,
 )
-from mloop.controller.status import commit_status, record_event
+from mloop.controller.status import commit_status, locked_fresh, record_event
 from mloop.controller.storage import MissingCredentialsError, s3_access_for, store_for
 from mloop.k8s import AlreadyExists, ApiNotFound, ObjectRef
 from mloop.reconcile.conditions import Verdict, set_condition
@@ -49,13 +49,8 @@ __all__ = ["sync_driftmonitor"]
 
 
 async def sync_driftmonitor(body: Mapping[str, Any], deps: Dependencies) -> None:
-    meta = body.get("metadata", {})
-    namespace, name, uid = meta.get("namespace"), meta.get("name", ""), meta.get("uid", "")
-    async with deps.locks(uid):
-        try:
-            fresh = await deps.kube.get(DRIFTMONITORS, namespace, name)
-        except ApiNotFound:
-            deps.locks.forget(uid)
+    async with locked_fresh(deps, DRIFTMONITORS, body) as fresh:
+        if fresh is None:
             return
         old = DriftMonitorStatus.model_validate(fresh.get("status") or {})
         new, delay = await _reconcile(fresh, old, deps, now=utcnow())

@@ -19,9 +19,9 @@ from mloop.controller.clock import utcnow
 from mloop.controller.deps import Dependencies
 from mloop.controller.errors import RetryLater
 from mloop.controller.resources import MLPROJECTS, MODELVERSIONS, TRAININGRUNS
-from mloop.controller.status import commit_status
+from mloop.controller.status import commit_status, locked_fresh
 from mloop.controller.storage import MissingCredentialsError, store_for
-from mloop.k8s import AlreadyExists, ApiNotFound
+from mloop.k8s import AlreadyExists
 from mloop.reconcile.conditions import Verdict
 from mloop.reconcile.naming import child_name
 from mloop.reconcile.project import (
@@ -53,13 +53,8 @@ async def sync_mlproject(body: Mapping[str, Any], deps: Dependencies) -> None:
     Shared by the change handlers and the resync loop, so both see the same fresh state and never post an
     Event twice for one transition.
     """
-    meta = body.get("metadata", {})
-    namespace, name, uid = meta.get("namespace"), meta.get("name", ""), meta.get("uid", "")
-    async with deps.locks(uid):
-        try:
-            fresh = await deps.kube.get(MLPROJECTS, namespace, name)
-        except ApiNotFound:
-            deps.locks.forget(uid)
+    async with locked_fresh(deps, MLPROJECTS, body) as fresh:
+        if fresh is None:
             return
         result = await reconcile_project(fresh, deps, now=utcnow())
         new = await _children(fresh, result.new, deps)

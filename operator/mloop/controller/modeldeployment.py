@@ -31,7 +31,7 @@ from mloop.controller.resources import (
     PODS,
     SERVICES,
 )
-from mloop.controller.status import commit_status
+from mloop.controller.status import commit_status, locked_fresh
 from mloop.controller.storage import s3_access_for
 from mloop.k8s import AlreadyExists, ApiNotFound
 from mloop.k8s.scrape import scrape_all
@@ -61,13 +61,8 @@ MANUAL_ACTIONS = ("promote", "abort", "rollback")
 
 
 async def sync_modeldeployment(body: Mapping[str, Any], deps: Dependencies) -> None:
-    meta = body.get("metadata", {})
-    namespace, name, uid = meta.get("namespace"), meta.get("name", ""), meta.get("uid", "")
-    async with deps.locks(uid):
-        try:
-            fresh = await deps.kube.get(MODELDEPLOYMENTS, namespace, name)
-        except ApiNotFound:
-            deps.locks.forget(uid)
+    async with locked_fresh(deps, MODELDEPLOYMENTS, body) as fresh:
+        if fresh is None:
             return
         old = ModelDeploymentStatus.model_validate(fresh.get("status") or {})
         new, delay = await _reconcile(fresh, old, deps, now=utcnow())

@@ -19,7 +19,7 @@ from mloop.controller.clock import utcnow
 from mloop.controller.deps import Dependencies
 from mloop.controller.errors import RetryLater
 from mloop.controller.resources import MLPROJECTS, MODELVERSIONS
-from mloop.controller.status import commit_status, record_event
+from mloop.controller.status import commit_status, locked_fresh, record_event
 from mloop.controller.storage import MissingCredentialsError, store_for
 from mloop.k8s import ApiConflict, ApiNotFound, ObjectRef
 from mloop.reconcile.conditions import Verdict, set_condition
@@ -44,14 +44,10 @@ class VersionResult:
 
 async def sync_modelversion(body: Mapping[str, Any], deps: Dependencies) -> None:
     """Reconcile one version; when it wins, swap the project's champion and retire the previous one."""
-    meta = body.get("metadata", {})
-    namespace, name, uid = meta.get("namespace"), meta.get("name", ""), meta.get("uid", "")
+    namespace = body.get("metadata", {}).get("namespace")
     retired: str | None = None
-    async with deps.locks(uid):
-        try:
-            fresh = await deps.kube.get(MODELVERSIONS, namespace, name)
-        except ApiNotFound:
-            deps.locks.forget(uid)
+    async with locked_fresh(deps, MODELVERSIONS, body) as fresh:
+        if fresh is None:
             return
         result = await reconcile_version(fresh, deps, now=utcnow())
         if result.promote and result.project is not None:

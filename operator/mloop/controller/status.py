@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from mloop.api.common import StatusModel
 from mloop.controller.deps import Dependencies
-from mloop.k8s import ApiError, ObjectRef
+from mloop.k8s import ApiError, ApiNotFound, ObjectRef
 from mloop.k8s.gateway import ResourceType
 from mloop.reconcile.conditions import ready_transition
 
-__all__ = ["commit_status", "record_event", "status_patch"]
+__all__ = ["commit_status", "locked_fresh", "record_event", "status_patch"]
 
 log = logging.getLogger(__name__)
 EVENT_ATTEMPTS = 3
@@ -84,3 +85,23 @@ async def record_event(
                 log.warning("could not record event for %s/%s: %s", involved.namespace, involved.name, exc)
                 return
             await asyncio.sleep(min(2.0, exc.retry_after or 0.2 * 2**attempt))
+
+
+@asynccontextmanager
+async def locked_fresh(
+    deps: Dependencies, rt: ResourceType, body: Mapping[str, Any]
+) -> AsyncIterator[dict[str, Any] | None]:
+    """Hold the object's lock and hand over its current state (``None`` once it is gone).
+
+    Every kind reconciles under this: a change handler, a child's event and the resync loop never work on
+    one object at once, and each decides from what the API holds now, not from the event's snapshot.
+    """
+    meta = body.get("metadata", {})
+    uid = meta.get("uid", "")
+    async with deps.locks(uid):
+        try:
+            fresh = await deps.kube.get(rt, meta.get("namespace"), meta.get("name", ""))
+        except ApiNotFound:
+            deps.locks.forget(uid)
+            fresh = None
+        yield fresh

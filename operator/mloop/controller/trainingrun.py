@@ -20,7 +20,7 @@ from mloop.controller.clock import utcnow
 from mloop.controller.deps import Dependencies
 from mloop.controller.errors import RetryLater
 from mloop.controller.resources import JOBS, MLPROJECTS, MODELVERSIONS, PODS, TRAININGRUNS
-from mloop.controller.status import commit_status
+from mloop.controller.status import commit_status, locked_fresh
 from mloop.controller.storage import MissingCredentialsError, s3_access_for, store_for
 from mloop.k8s import AlreadyExists, ApiNotFound
 from mloop.reconcile.conditions import Verdict, set_condition
@@ -47,13 +47,8 @@ class RunResult:
 
 async def sync_trainingrun(body: Mapping[str, Any], deps: Dependencies) -> None:
     """Re-read under the run's lock, reconcile, write what changed; ``RetryLater`` while blocked."""
-    meta = body.get("metadata", {})
-    namespace, name, uid = meta.get("namespace"), meta.get("name", ""), meta.get("uid", "")
-    async with deps.locks(uid):
-        try:
-            fresh = await deps.kube.get(TRAININGRUNS, namespace, name)
-        except ApiNotFound:
-            deps.locks.forget(uid)
+    async with locked_fresh(deps, TRAININGRUNS, body) as fresh:
+        if fresh is None:
             return
         result = await reconcile_run(fresh, deps, now=utcnow())
         await commit_status(deps, TRAININGRUNS, fresh, result.old, result.new, kind="TrainingRun")
