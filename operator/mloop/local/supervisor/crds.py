@@ -11,8 +11,6 @@ from typing import Any
 
 import yaml
 
-from mloop.crdgen import render_all
-
 __all__ = ["LOCAL_S3_SECRET", "apply_crds", "ensure_s3_secret"]
 
 #: The Secret every namespace-default workload of the embedded plane reads its S3 credentials from.
@@ -31,6 +29,8 @@ def _call(method: str, url: str, body: Any = None, timeout: float = 10.0) -> Any
 
 def apply_crds(api_url: str, timeout: float = 20.0) -> list[str]:
     """Create or replace every CRD; returns their names once all are established."""
+    from mloop.crdgen import render_all  # noqa: PLC0415 - pydantic models load only when CRDs are applied
+
     names = []
     for text in render_all().values():
         crd = yaml.safe_load(text)
