@@ -14,7 +14,7 @@ from tests.fixtures.s3 import S3Handle
 from tests.integration.test_mlproject_operator import API, project
 from tests.support.kube import Kube, KubeError, condition, wait_for
 from tests.support.processes import OperatorProcess
-from tests.support.s3 import upload
+from tests.support.s3 import operator_s3_env, upload
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,9 +27,7 @@ def operator(apiserver: ApiServerHandle, s3_server: S3Handle, tmp_path: Path) ->
         apiserver.kubeconfig,
         tmp_path / "operator.log",
         {
-            "MLOOP_S3_ENDPOINT": s3_server.endpoint,
-            "MLOOP_S3_ACCESS_KEY": s3_server.access_key,
-            "MLOOP_S3_SECRET_KEY": s3_server.secret_key,
+            **operator_s3_env(s3_server),
             "MLOOP_RESYNC_SECONDS": "2",
             "MLOOP_BACKOFF_BASE_SECONDS": "0.2",
             "MLOOP_BACKOFF_MAX_SECONDS": "2",

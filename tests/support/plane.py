@@ -21,6 +21,7 @@ from tests.fixtures.apiserver import ApiServerHandle
 from tests.fixtures.s3 import S3Handle
 from tests.support.kube import Kube
 from tests.support.processes import OperatorProcess
+from tests.support.s3 import operator_s3_env
 
 ROOT = Path(__file__).resolve().parents[2]
 S3_SECRET = "mloop-s3"
@@ -100,9 +101,7 @@ def plane(apiserver: ApiServerHandle, s3_server: S3Handle, tmp_path: Path) -> It
         apiserver.kubeconfig,
         tmp_path / "operator.log",
         {
-            "MLOOP_S3_ENDPOINT": s3_server.endpoint,
-            "MLOOP_S3_ACCESS_KEY": s3_server.access_key,
-            "MLOOP_S3_SECRET_KEY": s3_server.secret_key,
+            **operator_s3_env(s3_server),
             "MLOOP_S3_DEFAULT_SECRET": S3_SECRET,
             "MLOOP_RESYNC_SECONDS": "2",
             "MLOOP_BACKOFF_BASE_SECONDS": "0.5",

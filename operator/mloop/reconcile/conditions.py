@@ -58,36 +58,22 @@ def set_condition(
     conditions: Sequence[Condition] | None, verdict: Verdict, *, generation: int | None, now: datetime
 ) -> list[Condition]:
     """Return ``conditions`` with ``verdict`` applied; order is kept, a new type is appended."""
-    result: list[Condition] = []
-    replaced = False
-    for condition in conditions or ():
-        if condition.type != verdict.type:
-            result.append(condition)
-            continue
-        replaced = True
-        transition = condition.last_transition_time if condition.status == verdict.status else now
-        result.append(
-            Condition(
-                type=verdict.type,
-                status=verdict.status,
-                reason=verdict.reason,
-                message=verdict.message,
-                last_transition_time=transition,
-                observed_generation=generation,
-            )
-        )
-    if not replaced:
-        result.append(
-            Condition(
-                type=verdict.type,
-                status=verdict.status,
-                reason=verdict.reason,
-                message=verdict.message,
-                last_transition_time=now,
-                observed_generation=generation,
-            )
-        )
-    return result
+    current = list(conditions or ())
+    index = next((n for n, c in enumerate(current) if c.type == verdict.type), None)
+    previous = current[index] if index is not None else None
+    keep_time = previous is not None and previous.status == verdict.status
+    updated = Condition(
+        type=verdict.type,
+        status=verdict.status,
+        reason=verdict.reason,
+        message=verdict.message,
+        last_transition_time=previous.last_transition_time if keep_time and previous else now,
+        observed_generation=generation,
+    )
+    if index is None:
+        return [*current, updated]
+    current[index] = updated
+    return current
 
 
 def aggregate_ready(verdicts: Sequence[Verdict], *, ready_reason: str = "Ready") -> Verdict:
