@@ -8,8 +8,8 @@ import pytest
 from minio import Minio
 
 from mloop.artifacts import ArtifactStore, RetryPolicy
-from tests.artifacts.faults import FaultProxy
 from tests.fixtures.s3 import S3Handle
+from tests.support.faults import FaultProxy
 
 
 def fast_policy(attempts: int = 4, sleeps: list[float] | None = None) -> RetryPolicy:

@@ -18,7 +18,7 @@ from mloop.artifacts import (
     StorageUnavailable,
 )
 from tests.artifacts.conftest import fast_policy
-from tests.artifacts.faults import Fault, FaultProxy
+from tests.support.faults import Fault, FaultProxy
 
 SECRET = "s3cr3t-NEVER-PRINT"
 

@@ -233,6 +233,8 @@ def test_ip_allocator_is_next_fit_and_skips_used() -> None:
     assert small.allocate(set()) == "127.1.0.2"
     with pytest.raises(RuntimeError):
         small.allocate({"127.1.0.2"})
+    # Another range (--pod-network) starts at its own .2, so two planes on one host never share an address.
+    assert IpAllocator("127.1.77.0/24").allocate(set()) == "127.1.77.2"
 
 
 # -- Jobs -------------------------------------------------------------------------------------------

@@ -9,11 +9,16 @@ import yaml
 
 from mloop.api.driftmonitor import DriftMonitor, DriftMonitorStatus
 from mloop.api.mlproject import MLProject
+from mloop.api.trainingrun import TrainingRun
 from mloop.reconcile.drift import (
+    adopt_retrain_run,
+    apply_failed_check,
     apply_report,
     current_window,
     data_digest,
     drift_job_name,
+    monitor_ready,
+    report_unreadable,
     retrain_run,
     should_retrain,
 )
@@ -104,3 +109,77 @@ def test_flapping_signals_inside_one_cooldown_make_one_run() -> None:
             assert "income" in body["spec"]["reason"]
     assert len(names) == 1
     assert data_digest([("s3://b/d.csv", 1000), ("s3://b/e.csv", 5)]) != digest
+
+
+def test_drift_runs_add_the_deployments_labelled_traffic_only_when_the_project_opts_in() -> None:
+    status = DriftMonitorStatus(consecutive_drift_windows=5)
+    plain = retrain_run(load("driftmonitor.yaml"), project(), status, data_digest="d1")
+    assert "feedback" not in plain["spec"]
+    body = load("mlproject.yaml")
+    body["spec"]["retraining"]["feedback"] = {"maxRows": 5000, "maxAge": "168h"}
+    opted = MLProject.model_validate(body)
+    run = retrain_run(load("driftmonitor.yaml"), opted, status, data_digest="d1")
+    assert run["spec"]["feedback"] == {
+        "deploymentRef": {"name": MONITOR.spec.deployment_ref.name},
+        "maxRows": 5000,
+        "maxAge": "168h",
+    }
+    TrainingRun.model_validate(run)  # the API server accepts what the operator creates
+    assert run["metadata"]["name"] == plain["metadata"]["name"]  # still one run per (monitor, data digest)
+    body["spec"]["retraining"]["feedback"]["enabled"] = False
+    off = retrain_run(load("driftmonitor.yaml"), MLProject.model_validate(body), status, data_digest="d1")
+    assert "feedback" not in off["spec"]
+
+
+def test_a_failed_check_says_why_and_neither_counts_nor_clears_drift() -> None:
+    drifted = apply_report(DriftMonitorStatus(), DRIFTED, job="j1", version="credit-1", now=NOW)
+    assert monitor_ready(drifted).status == "True"
+    failed = apply_failed_check(
+        drifted,
+        job="j2",
+        version="credit-1",
+        reason="StorageUnavailable",
+        message="cannot reach S3 endpoint s3:9000",
+        now=NOW,
+    )
+    assert (failed.last_check_job, failed.samples) == ("j2", None)  # the window is done, never re-run
+    assert (failed.drifted, failed.consecutive_drift_windows) == (True, 1)  # no alert, no clearing
+    assert [f.name for f in failed.drifted_features] == ["income"]
+    assert failed.last_report == drifted.last_report  # the last report that exists
+    ready = monitor_ready(failed)
+    assert (ready.status, ready.reason) == ("False", "StorageUnavailable")
+    assert "j2: cannot reach S3 endpoint s3:9000" in ready.message
+    checked = apply_report(failed, STEADY, job="j3", version="credit-1", now=NOW)
+    assert monitor_ready(checked).status == "True"  # the next window checked normally: watching again
+    assert checked.consecutive_drift_windows == 0
+
+
+def test_an_unreadable_report_leaves_the_window_to_be_read_again() -> None:
+    checked = apply_report(DriftMonitorStatus(), STEADY, job="j1", version="credit-1", now=NOW)
+    waiting = report_unreadable(checked, job="j2", reason="StorageUnavailable", message="S3 down", now=NOW)
+    assert waiting.last_check_job == "j1"  # not marked checked: the report is read once S3 is back
+    assert (monitor_ready(waiting).status, monitor_ready(waiting).reason) == ("False", "StorageUnavailable")
+
+
+def test_a_run_created_by_an_attempt_that_died_before_writing_status_is_recorded_not_decided_again() -> None:
+    """Operator killed between creating the alert's run and writing the monitor's status: the next reconcile
+    finds the run (its name hashes monitor and data), records it and starts the cooldown that was lost."""
+    status = apply_report(
+        DriftMonitorStatus(consecutive_drift_windows=2), DRIFTED, job="j", version="v", now=NOW
+    )
+    run = retrain_run(load("driftmonitor.yaml"), project(), status, data_digest="d1")
+    run["metadata"]["creationTimestamp"] = "2026-01-01T12:07:00Z"
+    created = datetime(2026, 1, 1, 12, 7, tzinfo=UTC)
+
+    assert adopt_retrain_run(status, None, project(), data_digest="d1") is None  # nothing to adopt: decide
+    adopted = adopt_retrain_run(status, run, project(), data_digest="d1")
+    assert adopted is not None
+    assert (adopted.status.last_retrain_run, adopted.status.last_retrain_data_digest) == (
+        run["metadata"]["name"],
+        "d1",
+    )
+    assert adopted.cooldown_from == created  # the project never heard of it
+    again = adopt_retrain_run(status, run, project(last_retrain=created), data_digest="d1")
+    assert again is not None
+    assert again.cooldown_from is None  # the cooldown was started before the crash
+    assert adopt_retrain_run(adopted.status, run, project(), data_digest="d1") is None  # recorded: settled

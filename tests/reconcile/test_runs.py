@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mloop.api.trainingrun import TrainingRunStatus
-from mloop.reconcile.runs import JobObservation, observe_job, plan_training_run
+from mloop.reconcile.runs import JobObservation, observe_job, plan_training_run, unreadable_result
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 OK = {
@@ -126,3 +126,14 @@ def test_a_finished_run_is_never_restarted_when_its_job_is_deleted() -> None:
     assert (p.create_job, p.finished, p.status.phase) == (False, True, "Succeeded")
     failed = plan(JobObservation("failed"), BAD).status
     assert plan(JobObservation("missing"), None, previous=failed).create_job is False
+
+
+@pytest.mark.parametrize(
+    ("storage_reason", "reason"),
+    [("StorageUnavailable", "StorageUnavailable"), (None, "ResultUnavailable")],
+    ids=["outage", "missing-or-malformed"],
+)
+def test_an_unreadable_result_names_an_outage_as_such(storage_reason: str | None, reason: str) -> None:
+    verdict = unreadable_result(storage_reason, "cannot reach S3 endpoint 127.0.0.1:9")
+    assert (verdict.type, verdict.status, verdict.reason) == ("Ready", "False", reason)
+    assert verdict.message == "reading result.json: cannot reach S3 endpoint 127.0.0.1:9"

@@ -97,3 +97,18 @@ def test_run_overrides_reach_the_trainer() -> None:
     assert args["--output"] == "s3://mloop-artifacts/team-a/credit/runs/credit-7/"
     assert args["--champion"].endswith("credit-3/model.onnx")
     assert args["--champion-name"] == "credit-3"
+
+
+def test_feedback_runs_read_the_deployments_logs_up_to_their_creation() -> None:
+    body = run(feedback={"deploymentRef": {"name": "credit-live"}, "maxAge": "720h"})
+    body["metadata"]["creationTimestamp"] = "2026-03-04T05:06:07Z"
+    args = args_of(build_training_job(body, project(), image="img", s3=S3Access("minio:9000"), champion=None))
+    assert args["--feedback-traffic"] == "s3://mloop-artifacts/team-a/credit/traffic/credit-live/"
+    assert args["--feedback-labels"] == "s3://mloop-artifacts/team-a/credit/feedback/credit-live/"
+    assert args["--feedback-max-rows"] == "100000"
+    assert args["--feedback-until"] == "2026-03-04T05:06:07Z"  # a retried Job reads the same rows
+    assert args["--feedback-max-age"] == "720h"
+    plain = args_of(
+        build_training_job(run(), project(), image="img", s3=S3Access("minio:9000"), champion=None)
+    )
+    assert not any(flag.startswith("--feedback") for flag in plain)

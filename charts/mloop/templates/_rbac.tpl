@@ -38,7 +38,7 @@ The operator's permissions, one rule per API group; docs/rbac.md justifies each 
   verbs: [get, list, create, patch, delete]
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
-  verbs: [get, list, create, patch, delete]
+  verbs: [get, create, patch, delete]
 {{- end -}}
 
 {{- define "mloop.rbac.secretRules" -}}

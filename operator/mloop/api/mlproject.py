@@ -26,6 +26,7 @@ from mloop.api.data import (
     FeatureSelection,
     Split,
 )
+from mloop.api.feedback import RetrainingFeedback
 from mloop.api.training import (
     CLASSIFICATION_ONLY_ALGORITHMS,
     REGRESSION_ONLY_ALGORITHMS,
@@ -56,6 +57,7 @@ __all__ = [
     "Problem",
     "PromotionPolicy",
     "Retraining",
+    "RetrainingFeedback",
     "S3CredentialsSecretRef",
     "Search",
     "Split",
@@ -194,6 +196,11 @@ class Retraining(ApiModel):
     )
     schedule: Cron | None = Field(
         default=None, description="Cron schedule for periodic retraining, e.g. '0 3 * * 0'."
+    )
+    feedback: RetrainingFeedback | None = Field(
+        default=None,
+        description="Also train drift-triggered runs on the drifting deployment's logged requests joined "
+        "with the labels sent to its /feedback endpoint (see TrainingRun spec.feedback); default: off.",
     )
 
 

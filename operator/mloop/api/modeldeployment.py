@@ -91,10 +91,15 @@ class Traffic(ApiModel):
 
     mode: Literal["replicas", "gateway-api"] = Field(
         default="replicas",
-        description="replicas: weight by replica ratio behind one Service (no mesh; status reports the real "
-        "share); gateway-api: an HTTPRoute with backend weights.",
+        description="replicas: the Service <name> spans every version and the replica ratio is the split "
+        "(no mesh; status reports the real share). gateway-api: the HTTPRoute <name> on gatewayRef sends the "
+        "canary step's exact weight to the Service <name>-canary and the rest to <name>-stable; the Service "
+        "<name> then selects the stable version only (callers that bypass the Gateway get the stable model), "
+        "and each track keeps at least one replica while a canary runs.",
     )
-    gateway_ref: GatewayRef | None = Field(default=None, description="Gateway for mode gateway-api.")
+    gateway_ref: GatewayRef | None = Field(
+        default=None, description="Gateway the HTTPRoute attaches to (required for mode gateway-api)."
+    )
     hostnames: list[Annotated[str, StringConstraints(max_length=253)]] = Field(
         default_factory=list, max_length=16, description="HTTPRoute hostnames (mode gateway-api)."
     )
@@ -240,7 +245,9 @@ class ModelDeploymentStatus(StatusBase):
     target_version: str | None = Field(default=None, description="Version the spec resolves to now.")
     canary_weight: int = Field(default=0, ge=0, le=100, description="Intended canary traffic percent.")
     canary_traffic_share: float | None = Field(
-        default=None, description="Real canary share (replicas mode rounds to replica ratios)."
+        default=None,
+        description="Real canary share: the ready-replica ratio in replicas mode, the weight written in the "
+        "HTTPRoute in gateway-api mode.",
     )
     step: int | None = Field(default=None, ge=0, description="Index of the current canary step.")
     step_start_time: datetime | None = Field(default=None, description="When the current step began.")
@@ -248,7 +255,9 @@ class ModelDeploymentStatus(StatusBase):
         default=False, description="Waiting for mloop.io/promote (manual approval)."
     )
     analysis: AnalysisStatus | None = Field(default=None, description="Last canary analysis.")
-    endpoint: str | None = Field(default=None, description="In-cluster URL of the prediction Service.")
+    endpoint: str | None = Field(
+        default=None, description="In-cluster URL of the Service <name> (stable only in gateway-api mode)."
+    )
     ready_replicas: int = Field(default=0, ge=0, description="Ready server pods across tracks.")
     blocked_version: str | None = Field(
         default=None,

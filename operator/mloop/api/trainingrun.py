@@ -21,6 +21,7 @@ from mloop.api.common import (
     StatusBase,
     StatusModel,
 )
+from mloop.api.feedback import FeedbackData
 from mloop.api.training import (
     UNIQUE_CANDIDATES_MESSAGE,
     UNIQUE_CANDIDATES_RULE,
@@ -32,6 +33,7 @@ __all__ = [
     "CEL_RULES",
     "DataOverride",
     "DataProvenance",
+    "FeedbackData",
     "LeakageFinding",
     "RunMetrics",
     "TrainingResults",
@@ -80,6 +82,19 @@ class TrainingRunSpec(ApiModel):
     reason: ShortText | None = Field(
         default=None, description="Human-readable cause, filled by the operator for automatic runs."
     )
+    feedback: FeedbackData | None = Field(
+        default=None,
+        description="Also train on a deployment's logged requests that got a label through POST /feedback "
+        "(filled by the operator for drift runs when the project sets retraining.feedback). Each logged row "
+        "(requestId, row) is joined with its label: the latest label wins, duplicate log lines count once, "
+        "rows without a label are dropped. Its features fill the project's columns, the label fills the "
+        "target, the request time fills data.timeColumn (in the source's format) and, as traffic carries no "
+        "group, each request is its own group in data.groupColumn; other columns stay empty. Rows whose "
+        "features do not match the project's feature columns, or whose label is not a known class (a number "
+        "for regression), are rejected and counted by reason in result.json, never failing the run. Only "
+        "what was logged before the run was created is read, so a retried Job trains on the same rows. The "
+        "rows are added before profiling and splitting; their digest is folded into status.dataDigest.",
+    )
 
     @field_validator("candidates")
     @classmethod
@@ -92,8 +107,17 @@ class DataProvenance(StatusModel):
 
     uri: str | None = Field(default=None, description="URI that was read.")
     sha256: str | None = Field(default=None, description="SHA-256 of the bytes read.")
-    rows: int | None = Field(default=None, ge=0, description="Rows loaded.")
+    rows: int | None = Field(default=None, ge=0, description="Rows loaded, feedback rows included.")
     columns: int | None = Field(default=None, ge=0, description="Columns loaded.")
+    feedback_rows: int | None = Field(
+        default=None, ge=0, description="Rows added from logged traffic joined with labels (spec.feedback)."
+    )
+    feedback_rejected: int | None = Field(
+        default=None,
+        ge=0,
+        description="Labelled rows left out because they did not fit the project's columns; "
+        "result.json counts them by reason.",
+    )
 
 
 class LeakageFinding(StatusModel):

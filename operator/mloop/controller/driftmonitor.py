@@ -34,16 +34,21 @@ from mloop.k8s import AlreadyExists, ApiNotFound, ObjectRef
 from mloop.reconcile.conditions import Verdict, set_condition
 from mloop.reconcile.drift import (
     Window,
+    adopt_retrain_run,
+    apply_failed_check,
     apply_report,
     build_drift_job,
     current_window,
     data_digest,
     drift_job_name,
+    monitor_ready,
+    report_unreadable,
+    retrain_feedback,
     retrain_run,
     should_retrain,
 )
 from mloop.reconcile.runs import observe_job
-from mloop.reconcile.training import project_prefix
+from mloop.reconcile.training import feedback_log_prefixes, project_prefix
 
 __all__ = ["sync_driftmonitor"]
 
@@ -141,19 +146,41 @@ async def _check_window(  # noqa: PLR0917 - one call site, every argument is a d
     observed = observe_job(job, pods)
     if observed.state not in ("succeeded", "failed"):
         return status
+    gen, version_name = body["metadata"].get("generation"), version.metadata.name or ""
     prefix = project_prefix(project.spec.storage.bucket, namespace, project.metadata.name or "")
     report_uri = f"{prefix}drift/{monitor.metadata.name}/{window.id}/report.json"
-    try:
-        store = await store_for(project, deps)
-        report = json.loads(await asyncio.to_thread(store.get_bytes, report_uri))
-    except (ArtifactError, MissingCredentialsError, ValueError):
-        report = {
-            "insufficientData": True,
-            "drifted": False,
-            "error": (observed.termination or {}).get("reason"),
-        }
+    report: dict[str, Any] | None = None
+    reason, message = "ReportUnreadable", f"{report_uri}: not a JSON object"
+    if observed.state == "failed":  # no report: say why, never read it as "no drift"
+        summary = observed.termination or {}
+        reason = str(summary.get("reason") or observed.reason or "CheckFailed")
+        message = str(summary.get("message") or observed.message or f"Job {job_name} failed")
+    else:
+        try:
+            store = await store_for(project, deps)
+            loaded = json.loads(await asyncio.to_thread(store.get_bytes, report_uri))
+            report = loaded if isinstance(loaded, dict) else None
+        except (ArtifactError, MissingCredentialsError) as exc:
+            reason = exc.reason if isinstance(exc, ArtifactError) else "CredentialsNotFound"
+            if not isinstance(exc, ArtifactError) or exc.transient:  # read it again, never lose a verdict
+                return report_unreadable(
+                    status, job=job_name, reason=reason, message=str(exc), now=now, generation=gen
+                )
+            message = str(exc)
+        except ValueError as exc:
+            message = f"{report_uri}: {exc}"
+    if report is None:
+        return apply_failed_check(
+            status,
+            job=job_name,
+            version=version_name,
+            reason=reason,
+            message=message,
+            now=now,
+            generation=gen,
+        )
     report.setdefault("reportUri", report_uri)
-    new = apply_report(status, report, job=job_name, version=version.metadata.name or "", now=now)
+    new = apply_report(status, report, job=job_name, version=version_name, now=now, generation=gen)
     _export_metrics(deps, monitor.metadata.name or "", report, new.drifted)
     return new
 
@@ -184,30 +211,44 @@ async def _maybe_retrain(  # noqa: PLR0917 - one call site, every argument a dif
         store = await store_for(project, deps)
         source = project.spec.data.source.uri
         listing = await asyncio.to_thread(store.list, source)  # an object or a prefix of partitions
+        if retrain_feedback(project, monitor.spec.deployment_ref.name) is not None:  # new labels: new data
+            prefix = project_prefix(project.spec.storage.bucket, namespace, project.metadata.name or "")
+            labels = feedback_log_prefixes(prefix, monitor.spec.deployment_ref.name)[1]
+            listing += await asyncio.to_thread(store.list, labels)
     except (ArtifactError, MissingCredentialsError):
         return status
     digest = data_digest([(o.uri, o.size) for o in listing])
     runs = await deps.kube.list(
         TRAININGRUNS, namespace, label_selector=f"mloop.io/project={project.metadata.name}"
     )
+    run = retrain_run(body, project, status, data_digest=digest)
+    existing = next((r for r in runs if r["metadata"]["name"] == run["metadata"]["name"]), None)
+    adopted = adopt_retrain_run(status, existing, project, data_digest=digest)
+    if adopted is not None:  # created by an attempt that died before writing the status
+        if adopted.cooldown_from is not None:
+            await _start_cooldown(deps, project, adopted.cooldown_from)
+        return adopted.status
     active = sum(1 for r in runs if (r.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
     decided, _ = should_retrain(status, monitor, project, data_digest=digest, active_runs=active, now=now)
     if not decided:
         return status
-    run = retrain_run(body, project, status, data_digest=digest)
     with contextlib.suppress(AlreadyExists):
         await deps.kube.create(TRAININGRUNS, namespace, run)
-    meta = project.metadata
-    await deps.kube.patch(
-        MLPROJECTS,
-        namespace,
-        meta.name or "",
-        {"status": {"lastRetrainTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}},
-        subresource="status",
-    )
+    await _start_cooldown(deps, project, now)
     await record_event(deps, ObjectRef.of(body), "Normal", "RetrainingStarted", run["spec"]["reason"])
     return status.model_copy(
         update={"last_retrain_run": run["metadata"]["name"], "last_retrain_data_digest": digest}
+    )
+
+
+async def _start_cooldown(deps: Dependencies, project: MLProject, since: datetime) -> None:
+    meta = project.metadata
+    await deps.kube.patch(
+        MLPROJECTS,
+        meta.namespace or "default",
+        meta.name or "",
+        {"status": {"lastRetrainTime": since.strftime("%Y-%m-%dT%H:%M:%SZ")}},
+        subresource="status",
     )
 
 
@@ -272,7 +313,7 @@ def _conditions(status: DriftMonitorStatus, gen: int | None, now: datetime) -> D
             "DriftDetected" if drifted else "NoDrift",
             f"{status.consecutive_drift_windows} drifted window(s) in a row",
         ),
-        Verdict("Ready", "True", "Watching", f"last check {status.last_check_job or 'pending'}"),
+        monitor_ready(status),
     ]
     conditions = status.conditions
     for verdict in verdicts:

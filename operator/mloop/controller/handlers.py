@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -11,19 +12,25 @@ from mloop.controller.deps import Dependencies
 from mloop.controller.driftmonitor import sync_driftmonitor
 from mloop.controller.errors import mapped_errors
 from mloop.controller.mlproject import sync_mlproject
-from mloop.controller.modeldeployment import sync_deployments_of_project, sync_modeldeployment
+from mloop.controller.modeldeployment import (
+    MANUAL_ACTIONS,
+    sync_deployments_of_project,
+    sync_modeldeployment,
+)
 from mloop.controller.modelversion import sync_modelversion
 from mloop.controller.resources import DRIFTMONITORS, TRAININGRUNS
 from mloop.controller.trainingrun import sync_trainingrun
 from mloop.k8s import ApiNotFound
 
 __all__ = [
+    "acts_at_once",
     "drift_job_event",
     "driftmonitor_changed",
     "job_event",
     "mlproject_changed",
     "mlproject_event",
     "modeldeployment_changed",
+    "modeldeployment_event",
     "modelversion_changed",
     "trainingrun_changed",
 ]
@@ -68,6 +75,38 @@ async def modeldeployment_changed(body: kopf.Body, memo: kopf.Memo, retry: int, 
     deps: Dependencies = memo["deps"]
     with mapped_errors("ModelDeployment", retry=retry, settings=deps.settings, metrics=deps.metrics):
         await sync_modeldeployment(body, deps)
+
+
+@kopf.on.event(GROUP, VERSION, "modeldeployments")
+async def modeldeployment_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A new spec or a promote, abort or rollback annotation acts at once, even mid-rollout.
+
+    During a canary the change handler is delayed until the next analysis, and kopf runs a delayed handler
+    only when its delay is over, whatever changed meanwhile: without this, ``mloop abort`` would wait for
+    that analysis or the next resync.
+    """
+    deps: Dependencies = memo["deps"]
+    if not acts_at_once(body):
+        return
+    try:
+        with mapped_errors("ModelDeployment", retry=0, settings=deps.settings, metrics=deps.metrics):
+            await sync_modeldeployment(body, deps)
+    except kopf.TemporaryError:
+        return  # the change handler and the resync loop retry
+
+
+def acts_at_once(body: Mapping[str, Any]) -> bool:
+    """An already reconciled ModelDeployment with a newer spec, or a manual request not yet acted on."""
+    status = body.get("status") or {}
+    observed = status.get("observedGeneration")
+    if observed is not None and (body.get("metadata", {}).get("generation") or 0) > observed:
+        return True
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    handled = status.get("handledActions") or {}
+    return any(
+        annotations.get(f"mloop.io/{action}") not in (None, "", handled.get(action))
+        for action in MANUAL_ACTIONS
+    )
 
 
 @kopf.on.resume(GROUP, VERSION, "driftmonitors")

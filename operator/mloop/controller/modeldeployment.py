@@ -22,6 +22,7 @@ from mloop.controller.clock import utcnow
 from mloop.controller.deps import Dependencies
 from mloop.controller.errors import RetryLater
 from mloop.controller.resources import (
+    HTTPROUTES,
     MLPROJECTS,
     MODELDEPLOYMENTS,
     MODELVERSIONS,
@@ -43,6 +44,7 @@ from mloop.reconcile.promtext import track_metrics
 from mloop.reconcile.serving import (
     SERVER_PORT,
 )
+from mloop.reconcile.traffic import gateway_unavailable, hold_rollout, uses_gateway
 
 __all__ = ["MANUAL_ACTIONS", "sync_deployments_of_project", "sync_modeldeployment"]
 
@@ -79,6 +81,8 @@ async def _reconcile(
         )
         return _ready(old, verdict, generation, now), deps.settings.backoff_max_seconds
     target, problem = await _resolve_target(md, project, deps)
+    # Discovery, not a 404 on the route: an uninstalled CRD must not read as "no route yet".
+    route_ready = not uses_gateway(md) or await deps.kube.serves(HTTPROUTES)
 
     manual = _manual_requests(md, old)
     analysis = await _analyse(md, old, deps, now)
@@ -92,7 +96,7 @@ async def _reconcile(
         previous_stable=old.previous_stable_version,
         blocked=old.blocked_version,
     )
-    decision = plan_rollout(
+    planned = plan_rollout(
         state,
         target=target,
         steps=md.spec.canary.steps,
@@ -102,12 +106,13 @@ async def _reconcile(
         manual=manual,
         now=now,
     )
+    decision = hold_rollout(planned, route_ready=route_ready)
     status = _apply_decision(old, md, decision, analysis=analysis, target=target, now=now)
     # Every request is answered once: acted on, or dropped when it does not apply (promote with no canary).
     status = status.model_copy(update={"handled_actions": {**old.handled_actions, **_handled(md, manual)}})
-    await converge_serving(body, md, project, status, deps)
-    status = await observe_serving(md, status, deps)
-    status = _conditions(status, problem, decision, generation, now)
+    route = await converge_serving(body, md, project, status, deps, route_ready=route_ready)
+    status = await observe_serving(md, status, deps, route=route)
+    status = _conditions(status, problem, decision, generation, now, route_ready=route_ready)
     delay = None
     if status.canary_version:
         interval = parse_duration(md.spec.canary.analysis.interval).total_seconds()
@@ -287,7 +292,13 @@ def _ready(
 
 
 def _conditions(
-    status: ModelDeploymentStatus, problem: str, decision: Decision, generation: int | None, now: datetime
+    status: ModelDeploymentStatus,
+    problem: str,
+    decision: Decision,
+    generation: int | None,
+    now: datetime,
+    *,
+    route_ready: bool,
 ) -> ModelDeploymentStatus:
     available = status.ready_replicas > 0
     verdicts = [
@@ -314,7 +325,9 @@ def _conditions(
             f"rolled back {last.from_version}: {last.reason}" if degraded and last else "",
         )
     )
-    if not status.stable_version:
+    if not route_ready:
+        ready = gateway_unavailable()
+    elif not status.stable_version:
         ready = Verdict("Ready", "False", "NoVersion", problem or "waiting for a version to serve")
     elif not available:
         ready = Verdict("Ready", "False", "NoReadyReplicas", f"{status.stable_version} has no ready pod yet")

@@ -30,7 +30,7 @@ from mloop.reconcile.results import (
     to_provenance,
     to_training_results,
 )
-from mloop.reconcile.runs import observe_job, plan_training_run
+from mloop.reconcile.runs import observe_job, plan_training_run, unreadable_result
 from mloop.reconcile.training import build_training_job, run_output_uri, training_job_name
 
 __all__ = ["reconcile_run", "sync_trainingrun"]
@@ -112,7 +112,9 @@ async def reconcile_run(body: Mapping[str, Any], deps: Dependencies, *, now: dat
             result = await _read_result(deps, project, run, observed.termination)
         except (ArtifactError, MissingCredentialsError, ValueError, TypeError) as exc:
             if observed.state == "succeeded":
-                return _blocked(old, "ResultUnavailable", f"reading result.json: {exc}", generation, now)
+                outage = exc.reason if isinstance(exc, ArtifactError) and exc.transient else None
+                wait = unreadable_result(outage, str(exc))
+                return _blocked(old, wait.reason, wait.message, generation, now)
         if observed.state == "succeeded" and result and result.get("status") == "succeeded":
             version_name = await _ensure_model_version(deps, body, project_body, result)
 

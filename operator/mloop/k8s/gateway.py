@@ -198,6 +198,16 @@ class KubeGateway:
         except ApiNotFound:
             return
 
+    async def serves(self, rt: ResourceType) -> bool:
+        """Whether the API server serves ``rt`` (discovery, like client-go's RESTMapper): for a CRD that is
+        not installed every path is a 404, which a GET of the object alone cannot tell from a missing one."""
+        base = f"/api/{rt.version}" if not rt.group else f"/apis/{rt.group}/{rt.version}"
+        try:
+            document = await self._request("GET", base)
+        except ApiNotFound:
+            return False
+        return any(r.get("name") == rt.plural for r in document.get("resources") or [])
+
     async def read_secret(self, namespace: str, name: str) -> dict[str, bytes]:
         """Decoded Secret data; values stay in memory and are never logged."""
         secret = await self.get(SECRETS, namespace, name)

@@ -17,18 +17,25 @@ from mloop.api.common import parse_duration
 from mloop.api.driftmonitor import DriftedFeature, DriftMonitor, DriftMonitorStatus
 from mloop.api.mlproject import MLProject
 from mloop.api.modelversion import ModelVersion
+from mloop.reconcile.conditions import Verdict, set_condition
 from mloop.reconcile.naming import child_name
 from mloop.reconcile.owners import child_labels, owner_reference
 from mloop.reconcile.pods import S3Access, container_security_context, pod_security_context, s3_env
 from mloop.reconcile.training import project_prefix
 
 __all__ = [
+    "Adoption",
     "Window",
+    "adopt_retrain_run",
+    "apply_failed_check",
     "apply_report",
     "build_drift_job",
     "current_window",
     "data_digest",
     "drift_job_name",
+    "monitor_ready",
+    "report_unreadable",
+    "retrain_feedback",
     "retrain_run",
     "should_retrain",
 ]
@@ -149,7 +156,13 @@ def build_drift_job(
 
 
 def apply_report(
-    previous: DriftMonitorStatus, report: Mapping[str, Any], *, job: str, version: str, now: datetime
+    previous: DriftMonitorStatus,
+    report: Mapping[str, Any],
+    *,
+    job: str,
+    version: str,
+    now: datetime,
+    generation: int | None = None,
 ) -> DriftMonitorStatus:
     """Fold one window's report into the status; too few samples neither counts as drift nor clears it."""
     features = [
@@ -180,11 +193,18 @@ def apply_report(
     else:
         consecutive = previous.consecutive_drift_windows + 1 if drifted else 0
     samples = (report.get("samples") or {}).get("window")
+    checked = Verdict(
+        "Checked",
+        "True",
+        "InsufficientData" if insufficient else "ReportRead",
+        f"{job}: {samples if samples is not None else 'no'} samples in the window",
+    )
     return previous.model_copy(
         update={
             "model_version": version,
             "last_check_time": now,
             "last_check_job": job,
+            "conditions": set_condition(previous.conditions, checked, generation=generation, now=now),
             "last_report": report.get("reportUri") or previous.last_report,
             "samples": samples,
             "drifted": drifted,
@@ -193,6 +213,84 @@ def apply_report(
             "performance_value": performance.get("value", previous.performance_value),
         }
     )
+
+
+def apply_failed_check(
+    previous: DriftMonitorStatus,
+    *,
+    job: str,
+    version: str,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int | None = None,
+) -> DriftMonitorStatus:
+    """A check that ended without a report (S3 down, unreadable traffic): the window is done, so it is never
+    checked twice, but it tells nothing. The drift verdict, its streak (so no alert and no retraining) and
+    the last report stand; ``Checked`` says why, and ``Ready`` is False until a later window is checked."""
+    checked = Verdict("Checked", "False", reason, f"{job}: {message}; this window is not counted")
+    return previous.model_copy(
+        update={
+            "model_version": version,
+            "last_check_time": now,
+            "last_check_job": job,
+            "samples": None,
+            "conditions": set_condition(previous.conditions, checked, generation=generation, now=now),
+        }
+    )
+
+
+def report_unreadable(
+    previous: DriftMonitorStatus,
+    *,
+    job: str,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int | None = None,
+) -> DriftMonitorStatus:
+    """The check ran but its report cannot be read yet (S3 down for the operator): the window stays
+    unchecked, so the report is read again rather than lost, and ``Checked`` says why meanwhile."""
+    checked = Verdict("Checked", "False", reason, f"reading the report of {job}: {message}; retrying")
+    return previous.model_copy(
+        update={"conditions": set_condition(previous.conditions, checked, generation=generation, now=now)}
+    )
+
+
+def monitor_ready(status: DriftMonitorStatus) -> Verdict:
+    """``Ready``: a monitor whose last check failed is not watching, whatever its last drift verdict."""
+    checked = status.condition("Checked")
+    if checked is not None and checked.status == "False":
+        return Verdict("Ready", "False", checked.reason or "CheckFailed", checked.message or "")
+    return Verdict("Ready", "True", "Watching", f"last check {status.last_check_job or 'pending'}")
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """A retraining run found already created: the status to record, and when its cooldown began
+    (``None`` when the project already says so)."""
+
+    status: DriftMonitorStatus
+    cooldown_from: datetime | None
+
+
+def adopt_retrain_run(
+    status: DriftMonitorStatus, run: Mapping[str, Any] | None, project: MLProject, *, data_digest: str
+) -> Adoption | None:
+    """The run this alert names exists, but the status does not record it: the attempt that created it died
+    before writing the status (and maybe before starting the cooldown). Record that run rather than decide
+    again: with the run active or the cooldown started, ``should_retrain`` would say no and the monitor would
+    never learn of its own run. The run's name hashes (monitor, data digest), so it is this alert's."""
+    if run is None or status.last_retrain_data_digest == data_digest:
+        return None
+    created = run.get("metadata", {}).get("creationTimestamp")
+    started = datetime.fromisoformat(str(created).replace("Z", "+00:00")) if created else None
+    last = project.status.last_retrain_time
+    cooldown_from = started if started is not None and (last is None or last < started) else None
+    adopted = status.model_copy(
+        update={"last_retrain_run": run["metadata"]["name"], "last_retrain_data_digest": data_digest}
+    )
+    return Adoption(adopted, cooldown_from)
 
 
 def should_retrain(
@@ -220,6 +318,17 @@ def should_retrain(
     return True, "drift alert"
 
 
+def retrain_feedback(project: MLProject, deployment: str) -> dict[str, Any] | None:
+    """``spec.feedback`` of a drift run: the drifting deployment's labelled traffic if the project opts in."""
+    opt_in = project.spec.retraining.feedback
+    if opt_in is None or not opt_in.enabled:
+        return None
+    out: dict[str, Any] = {"deploymentRef": {"name": deployment}, "maxRows": opt_in.max_rows}
+    if opt_in.max_age:
+        out["maxAge"] = opt_in.max_age
+    return out
+
+
 def retrain_run(
     monitor_body: Mapping[str, Any], project: MLProject, status: DriftMonitorStatus, *, data_digest: str
 ) -> dict[str, Any]:
@@ -230,6 +339,16 @@ def retrain_run(
         ", ".join(f"{f.name} (p={f.p_value:.2g})" for f in status.drifted_features[:8]) or "performance"
     )
     token = hashlib.sha256(f"{name}/{data_digest}".encode()).hexdigest()[:10]
+    spec: dict[str, Any] = {
+        "projectRef": {"name": project.metadata.name},
+        "trigger": "drift",
+        "reason": f"{name}: drift in {status.consecutive_drift_windows} consecutive windows: {features}"[
+            :1000
+        ],
+    }
+    feedback = retrain_feedback(project, monitor.spec.deployment_ref.name)
+    if feedback is not None:
+        spec["feedback"] = feedback
     return {
         "apiVersion": "mloop.io/v1alpha1",
         "kind": "TrainingRun",
@@ -238,17 +357,12 @@ def retrain_run(
             "namespace": monitor.metadata.namespace,
             "labels": {"mloop.io/project": project.metadata.name or "", "mloop.io/drift-monitor": name},
         },
-        "spec": {
-            "projectRef": {"name": project.metadata.name},
-            "trigger": "drift",
-            "reason": f"{name}: drift in {status.consecutive_drift_windows} consecutive windows: {features}"[
-                :1000
-            ],
-        },
+        "spec": spec,
     }
 
 
 def data_digest(objects: Sequence[tuple[str, int]]) -> str:
-    """A fingerprint of the project's data as it is now: keys and sizes (new partitions change it)."""
+    """A fingerprint of the project's data as it is now: keys and sizes (new partitions change it; with
+    ``retraining.feedback`` the deployment's feedback log is listed too, so new labels change it)."""
     text = "\n".join(f"{key}\t{size}" for key, size in sorted(objects))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -26,7 +26,8 @@ __all__ = [
 
 def to_provenance(result: dict[str, Any]) -> DataProvenance:
     data = result.get("data") or {}
-    return DataProvenance.model_validate({k: data.get(k) for k in ("uri", "sha256", "rows", "columns")})
+    keys = ("uri", "sha256", "rows", "columns", "feedbackRows", "feedbackRejected")
+    return DataProvenance.model_validate({k: data.get(k) for k in keys})
 
 
 def _champion(result: dict[str, Any]) -> tuple[dict[str, float], str | None]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from mloop.api.trainingrun import TrainingRunStatus
 from mloop.reconcile.conditions import Verdict, set_condition
 
-__all__ = ["JobObservation", "RunPlan", "observe_job", "plan_training_run"]
+__all__ = ["JobObservation", "RunPlan", "observe_job", "plan_training_run", "unreadable_result"]
 
 JobState = Literal["missing", "pending", "running", "succeeded", "failed"]
 
@@ -154,6 +154,16 @@ def plan_training_run(
     return RunPlan(
         status.model_copy(update=update), create_job=create, finished=finished, succeeded=succeeded
     )
+
+
+def unreadable_result(storage_reason: str | None, message: str) -> Verdict:
+    """``Ready`` while a succeeded Job's ``result.json`` cannot be read; the run waits and is retried.
+
+    An S3 outage (``storage_reason``: the store's transient reason) is named as such, as the project and
+    the versions it also holds up name it, so one reason explains every waiting object; anything else (a
+    missing or malformed result) is ``ResultUnavailable``.
+    """
+    return Verdict("Ready", "False", storage_reason or "ResultUnavailable", f"reading result.json: {message}")
 
 
 def _parse_time(value: str | None) -> datetime | None:

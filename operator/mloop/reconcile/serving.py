@@ -1,8 +1,8 @@
-"""Serving builders: one Deployment per served version, one Service for all of them, PDB, HPA, HTTPRoute.
+"""Serving builders: one Deployment per served version, its PDB, and the stable track's HPA.
 
 A Deployment per version (not per role) is what makes rollback instant: the previous stable stays, scaled to
-zero, with its pods' spec untouched. The Service selects every version of the ModelDeployment, so in
-``replicas`` mode the traffic share is the replica ratio.
+zero, with its pods' spec untouched. The Services and the HTTPRoute that send traffic to them are in
+``mloop.reconcile.traffic``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ __all__ = [
     "SERVER_PORT",
     "Role",
     "build_hpa",
-    "build_httproute",
     "build_pdb",
-    "build_service",
     "build_serving_deployment",
     "serving_name",
 ]
@@ -45,10 +43,6 @@ Role = Literal["stable", "canary"]
 def serving_name(deployment: str, version: str) -> str:
     """``<modeldeployment>-<version>``: one apps/v1 Deployment per served version."""
     return child_name(deployment, version)
-
-
-def _selector(md_name: str) -> dict[str, str]:
-    return {"mloop.io/deployment": md_name}
 
 
 def _labels(md: ModelDeployment, version: str, role: Role | None = None) -> dict[str, str]:
@@ -145,30 +139,6 @@ def build_serving_deployment(
     }
 
 
-def build_service(md_body: Mapping[str, Any]) -> dict[str, Any]:
-    """One Service over every served version: the replica ratio is the traffic split in ``replicas`` mode."""
-    md = ModelDeployment.model_validate(md_body)
-    name = md.metadata.name or ""
-    labels = child_labels(
-        name="mloop-server", component="server", instance=name, project=md.spec.project_ref.name
-    )
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": name,
-            "namespace": md.metadata.namespace,
-            "labels": labels,
-            "ownerReferences": [owner_reference(md_body)],
-        },
-        "spec": {
-            "type": "ClusterIP",
-            "selector": _selector(name),
-            "ports": [{"name": "http", "port": SERVER_PORT, "targetPort": "http", "protocol": "TCP"}],
-        },
-    }
-
-
 def build_pdb(md_body: Mapping[str, Any], version: str) -> dict[str, Any]:
     """Voluntary evictions never take a version's last ready pod."""
     md = ModelDeployment.model_validate(md_body)
@@ -226,36 +196,4 @@ def build_hpa(md_body: Mapping[str, Any], version: str) -> dict[str, Any] | None
                 }
             ],
         },
-    }
-
-
-def build_httproute(md_body: Mapping[str, Any], weights: Mapping[str, int]) -> dict[str, Any] | None:
-    """``gateway-api`` mode: one backend Service per version with the exact weights (no replica rounding)."""
-    md = ModelDeployment.model_validate(md_body)
-    if md.spec.traffic.mode != "gateway-api" or md.spec.traffic.gateway_ref is None:
-        return None
-    name = md.metadata.name or ""
-    gateway = md.spec.traffic.gateway_ref
-    parent: dict[str, Any] = {"name": gateway.name}
-    if gateway.namespace:
-        parent["namespace"] = gateway.namespace
-    if gateway.section_name:
-        parent["sectionName"] = gateway.section_name
-    backends = [
-        {"name": serving_name(name, version), "port": SERVER_PORT, "weight": weight}
-        for version, weight in sorted(weights.items())
-    ]
-    spec: dict[str, Any] = {"parentRefs": [parent], "rules": [{"backendRefs": backends}]}
-    if md.spec.traffic.hostnames:
-        spec["hostnames"] = list(md.spec.traffic.hostnames)
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {
-            "name": name,
-            "namespace": md.metadata.namespace,
-            "labels": _labels(md, "all"),
-            "ownerReferences": [owner_reference(md_body)],
-        },
-        "spec": spec,
     }

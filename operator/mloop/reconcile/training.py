@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from mloop.api.common import parse_duration
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_TRAINER_RESOURCES",
     "build_training_job",
     "effective_project",
+    "feedback_log_prefixes",
     "project_prefix",
     "run_output_uri",
     "training_job_name",
@@ -47,6 +49,11 @@ def project_prefix(bucket: str, namespace: str, project: str) -> str:
     return f"s3://{bucket}/{namespace}/{project}/"
 
 
+def feedback_log_prefixes(prefix: str, deployment: str) -> tuple[str, str]:
+    """The request log and the feedback log of one deployment under a project prefix (SPEC §3)."""
+    return f"{prefix}traffic/{deployment}/", f"{prefix}feedback/{deployment}/"
+
+
 def run_output_uri(bucket: str, namespace: str, project: str, run: str) -> str:
     return f"{project_prefix(bucket, namespace, project)}runs/{run}/"
 
@@ -69,6 +76,32 @@ def effective_project(project: MLProject, run: TrainingRun) -> dict[str, Any]:
         "metadata": {"name": project.metadata.name, "namespace": project.metadata.namespace},
         "spec": spec.model_dump(by_alias=True, exclude_none=True, mode="json"),
     }
+
+
+def _feedback_args(run: TrainingRun, project: MLProject) -> list[str]:
+    """``spec.feedback``, bounded by the run's creation time so that a retried Job reads the same rows."""
+    feedback = run.spec.feedback
+    if feedback is None:
+        return []
+    prefix = project_prefix(
+        project.spec.storage.bucket, run.metadata.namespace or "default", project.metadata.name or ""
+    )
+    traffic, labels = feedback_log_prefixes(prefix, feedback.deployment_ref.name)
+    args = [
+        "--feedback-traffic",
+        traffic,
+        "--feedback-labels",
+        labels,
+        "--feedback-max-rows",
+        str(feedback.max_rows),
+    ]
+    created = run.metadata.creation_timestamp
+    if created is not None:
+        created = created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC)
+        args += ["--feedback-until", created.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    if feedback.max_age:
+        args += ["--feedback-max-age", feedback.max_age]
+    return args
 
 
 def build_training_job(
@@ -103,6 +136,7 @@ def build_training_job(
     if champion is not None:
         champion_name, champion_uri = champion
         args += ["--champion", champion_uri, "--champion-name", champion_name]
+    args += _feedback_args(run, project)
     labels = child_labels(
         name="mloop-trainer", component="trainer", instance=name, project=project.metadata.name
     )

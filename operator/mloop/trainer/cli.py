@@ -12,15 +12,21 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
+from mloop.api.common import parse_duration
+from mloop.api.feedback import DEFAULT_FEEDBACK_MAX_ROWS
 from mloop.api.mlproject import MLProjectSpec
 from mloop.trainer.io import Inputs, is_s3
 from mloop.trainer.result import TRAINER_VERSION, termination_message
+
+if TYPE_CHECKING:
+    from mloop.trainer.feedback import FeedbackConfig
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "load_project", "main", "write_termination"]
 
@@ -53,6 +59,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="split and search seed (default: data.split.seed)")
     p.add_argument("--data-sha256", help="pinned SHA-256 of the data; the run fails if it differs")
     p.add_argument("--format", choices=["auto", "csv", "parquet"], default="auto", help="data format")
+    p.add_argument(
+        "--feedback-traffic",
+        help="request log prefix (.../traffic/<deployment>/): its rows labelled in --feedback-labels are "
+        "added to the data",
+    )
+    p.add_argument("--feedback-labels", help="feedback log prefix (.../feedback/<deployment>/)")
+    p.add_argument(
+        "--feedback-max-rows",
+        type=int,
+        default=DEFAULT_FEEDBACK_MAX_ROWS,
+        help=f"most labelled rows added, newest kept (default {DEFAULT_FEEDBACK_MAX_ROWS})",
+    )
+    p.add_argument(
+        "--feedback-max-age", help="only requests logged this long before --feedback-until (or now)"
+    )
+    p.add_argument(
+        "--feedback-until",
+        help="RFC 3339 time: requests and labels logged at or after it are ignored (the run's creation time)",
+    )
     p.add_argument("--version", action="version", version=f"mloop-trainer {TRAINER_VERSION}")
     return p
 
@@ -105,6 +130,32 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--data-sha256 must be 64 hexadecimal characters")
 
 
+def _feedback(args: argparse.Namespace) -> FeedbackConfig | None:
+    """The join's settings; a duration is anchored at ``--feedback-until`` so a retried Job reads the same."""
+    if not (args.feedback_traffic or args.feedback_labels):
+        return None
+    if not (args.feedback_traffic and args.feedback_labels):
+        raise UsageError("--feedback-traffic and --feedback-labels go together")
+    if not 1 <= args.feedback_max_rows <= 10_000_000:
+        raise UsageError("--feedback-max-rows must be between 1 and 10000000")
+    until = None
+    if args.feedback_until:
+        try:
+            until = datetime.fromisoformat(args.feedback_until)
+        except ValueError as exc:
+            raise UsageError(f"--feedback-until: not an RFC 3339 time: {args.feedback_until}") from exc
+        until = until.replace(tzinfo=UTC) if until.tzinfo is None else until.astimezone(UTC)
+    since = None
+    if args.feedback_max_age:
+        try:
+            since = (until or datetime.now(UTC)) - parse_duration(args.feedback_max_age)
+        except ValueError as exc:
+            raise UsageError(f"--feedback-max-age: {exc}") from exc
+    from mloop.trainer.feedback import FeedbackConfig  # noqa: PLC0415 - pandas only once arguments are good
+
+    return FeedbackConfig(args.feedback_traffic, args.feedback_labels, args.feedback_max_rows, since, until)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     inputs = Inputs()
@@ -112,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = load_project(args.project, inputs)
         data = args.data or spec.data.source.uri
         _check_args(args)
+        feedback = _feedback(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         write_termination({"status": "failed", "reason": "InvalidArguments", "message": str(exc)})
@@ -127,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         champion_name=args.champion_name,
         seed=args.seed,
         data_sha256=args.data_sha256,
+        feedback=feedback,
     )
     result = run(config, inputs)
     write_termination(result)

@@ -20,6 +20,7 @@ import pandas as pd
 from mloop.api.mlproject import MLProjectSpec
 from mloop.trainer import candidates, evaluate, export, leakage, report
 from mloop.trainer.data import load_data
+from mloop.trainer.feedback import FeedbackConfig, combined_digest, load_feedback
 from mloop.trainer.io import Inputs, OutputSink
 from mloop.trainer.metrics import task_metrics
 from mloop.trainer.profile import (
@@ -49,6 +50,7 @@ class RunConfig:
     champion_name: str | None = None
     seed: int | None = None
     data_sha256: str | None = None
+    feedback: FeedbackConfig | None = None
 
 
 def run(config: RunConfig, inputs: Inputs) -> dict[str, Any]:
@@ -100,11 +102,14 @@ def _stages(
         frame = loaded.frame
         st["line"] = f"{loaded.uri} sha256={loaded.sha256} rows={len(frame)} columns={frame.shape[1]}"
         st["message"] = f"read {len(frame)} rows x {frame.shape[1]} columns from {loaded.parts} part(s)"
+        if config.feedback is not None:
+            frame = _add_feedback(config.feedback, inputs, loaded.frame, spec, body=body, stage=st)
 
     with rec.stage("DataValidated") as st:
         target = prepare_target(frame, problem)
         features = select_features(frame, data, problem.target)
-        used = [*features.columns, problem.target]
+        # Forbidden columns are dropped anyway: they break no quality rule (feedback rows leave them empty).
+        used = [*(c for c in features.columns if c not in data.forbidden_columns), problem.target]
         used += [c for c in (data.time_column, data.group_column) if c and c in frame.columns]
         body["profile"] = profile_frame(frame, used)
         check_quality(body["profile"], data)
@@ -202,7 +207,7 @@ def _stages(
         )
 
     with rec.stage("Exported") as st:
-        lineage = {"mloop.dataDigest": loaded.sha256, "mloop.configDigest": body["configDigest"]}
+        lineage = {"mloop.dataDigest": body["dataDigest"], "mloop.configDigest": body["configDigest"]}
         model = export.export_onnx(trained.model, features, task, target.classes, lineage)
         body["signature"] = export.signature(features, task, target.classes)
         body["parity"] = export.check_parity(model, trained.model, rows.x, task)
@@ -237,6 +242,35 @@ def _stages(
             f"model.onnx sha256={ref.sha256} opset={arts['model']['opset']} "
             f"parity maxAbsDiff={body['parity']['maxAbsDiff']:.2e}"
         )
+
+
+def _add_feedback(
+    config: FeedbackConfig,
+    inputs: Inputs,
+    source: pd.DataFrame,
+    spec: MLProjectSpec,
+    *,
+    body: dict[str, Any],
+    stage: dict[str, Any],
+) -> pd.DataFrame:
+    """Source rows plus labelled traffic rows; provenance and the folded digest go into the result."""
+    added = load_feedback(config, inputs, source, spec)
+    frame = pd.concat([source, added.frame], ignore_index=True) if len(added.frame) else source
+    rejected = added.summary.get("rejectedTotal", 0)
+    body["data"].update(
+        rows=len(frame),
+        sourceRows=len(source),
+        feedbackRows=len(added.frame),
+        feedbackRejected=rejected,
+        feedback=added.summary,
+    )
+    body["dataDigest"] = combined_digest(body["dataDigest"], added.sha256)
+    stage["message"] += (
+        f"; added {len(added.frame)} labelled traffic row(s) of {added.summary.get('requests', 0)} logged"
+        + (f", {rejected} rejected ({', '.join(added.summary['rejected'])})" if rejected else "")
+        + (f" (feedback skipped: {added.summary['skipped']})" if "skipped" in added.summary else "")
+    )
+    return frame
 
 
 def _champion(

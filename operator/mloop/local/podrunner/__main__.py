@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .process import kill_leftovers
 from .runner import PodRunner, RunnerConfig
+from .worker import POD_NETWORK
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +37,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-grace", type=float, default=30.0, help="cap on terminationGracePeriodSeconds (default 30)"
     )
     parser.add_argument("--log-interval", type=float, default=1.0, help="seconds between pod log pushes")
+    parser.add_argument(
+        "--pod-network",
+        default=POD_NETWORK,
+        help=f"loopback range of pod addresses (default {POD_NETWORK}; one per plane on a shared host)",
+    )
     parser.add_argument(
         "--kill-leftovers", action="store_true", help="kill processes left under --home; exit"
     )
@@ -74,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         restart_backoff_base=args.restart_backoff_base,
         max_grace=args.max_grace,
         log_interval=args.log_interval,
+        pod_network=args.pod_network,
     )
     asyncio.run(_main(config))
     return 0

@@ -19,7 +19,7 @@ import aiohttp
 
 from .client import NODES, PODS, ApiClient, ApiError, NotFound
 from .informer import Informer
-from .worker import NodeConfig, PodWorker
+from .worker import POD_NETWORK, NodeConfig, PodWorker
 
 __all__ = ["IpAllocator", "Kubelet"]
 
@@ -29,11 +29,11 @@ TERMINAL = ("Succeeded", "Failed")
 
 
 class IpAllocator:
-    """Pod addresses from 127.1.0.0/16, first 127.1.0.2, handed out next-fit (slow reuse)."""
+    """Pod addresses from ``network`` (127.1.0.0/16), first its ``.2``, handed out next-fit (slow reuse)."""
 
-    def __init__(self, network: str = "127.1.0.0/16", first: str = "127.1.0.2") -> None:
+    def __init__(self, network: str = POD_NETWORK, first: str | None = None) -> None:
         self.network = ipaddress.ip_network(network)
-        self.first = int(ipaddress.ip_address(first))
+        self.first = int(ipaddress.ip_address(first)) if first else int(self.network.network_address) + 2
         self.cursor = self.first
 
     def allocate(self, in_use: Iterable[str]) -> str:
@@ -47,7 +47,7 @@ class IpAllocator:
             if text not in used:
                 self.cursor = candidate + 1 if candidate < last else self.first
                 return text
-        raise RuntimeError("no free pod address left in 127.1.0.0/16")
+        raise RuntimeError(f"no free pod address left in {self.network}")
 
 
 def _deleting(pod: dict[str, Any]) -> bool:
@@ -62,7 +62,7 @@ class Kubelet:
         self.pods = pods
         self.config = config
         self.workers: dict[str, PodWorker] = {}
-        self.ips = IpAllocator()
+        self.ips = IpAllocator(config.pod_network)
         self._stopping: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
 

@@ -20,7 +20,7 @@ from .controllers import Controllers
 from .informer import Informer
 from .kubelet import Kubelet
 from .process import kill_leftovers
-from .worker import NodeConfig
+from .worker import POD_NETWORK, NodeConfig
 
 __all__ = ["PodRunner", "RunnerConfig"]
 
@@ -37,6 +37,7 @@ class RunnerConfig:
     restart_backoff_base: float = 10.0
     max_grace: float = 30.0
     log_interval: float = 1.0
+    pod_network: str = POD_NETWORK
     resync: float = 1.0
     min_interval: float = 0.05
 
@@ -58,6 +59,7 @@ class PodRunner:
             backoff_base=config.restart_backoff_base,
             max_grace=config.max_grace,
             log_interval=config.log_interval,
+            pod_network=config.pod_network,
         )
         self.kubelet = Kubelet(self.api, self.pods, node)
         self.controllers = Controllers(

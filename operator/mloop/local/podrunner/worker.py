@@ -35,12 +35,16 @@ from .env import (
 from .process import tail_text
 from .status import ContainerView, Terminated, Waiting, format_time, pod_status
 
-__all__ = ["NodeConfig", "PodWorker"]
+__all__ = ["POD_NETWORK", "NodeConfig", "PodWorker"]
 
 log = logging.getLogger(__name__)
 
 LOG_PUSH_LIMIT = 1024 * 1024
 UNRUNNABLE = "ImageNotRunnableLocally"
+
+
+#: Pod addresses live on loopback, apart from Service addresses (127.2.0.0/16).
+POD_NETWORK = "127.1.0.0/16"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class NodeConfig:
     backoff_base: float = 10.0
     max_grace: float = 30.0
     log_interval: float = 1.0
+    pod_network: str = POD_NETWORK  # another range lets two planes share one machine's loopback
 
 
 def _grace(pod: Mapping[str, Any], cap: float) -> float:

@@ -12,12 +12,13 @@ import logging
 import signal
 import sys
 
+from .allocator import CLUSTER_IP_RANGE
 from .controller import ServiceController
 from .informer import connection_from_kubeconfig
 
 
-async def _run(kubeconfig: str) -> None:
-    controller = ServiceController(connection_from_kubeconfig(kubeconfig))
+async def _run(kubeconfig: str, cluster_ip_range: str) -> None:
+    controller = ServiceController(connection_from_kubeconfig(kubeconfig), cluster_ip_range=cluster_ip_range)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -50,11 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mloop.local.services", description=__doc__)
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--cluster-ip-range",
+        default=CLUSTER_IP_RANGE,
+        help=f"loopback range of ClusterIPs (default {CLUSTER_IP_RANGE}; one per plane on a shared host)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(_run(args.kubeconfig))
+    asyncio.run(_run(args.kubeconfig, args.cluster_ip_range))
     return 0
 
 

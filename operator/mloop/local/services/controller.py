@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from mloop.k8s.errors import AlreadyExists, ApiError, ApiNotFound
 from mloop.k8s.gateway import ClusterConnection, KubeGateway, ObjectRef, ResourceType
 
-from .allocator import AllocationError, ClusterIPAllocator, NodePortAllocator
+from .allocator import CLUSTER_IP_RANGE, AllocationError, ClusterIPAllocator, NodePortAllocator
 from .endpoints import backends_for_port, build_endpoints, service_port_name
 from .informer import Informer, Obj, new_session
 from .proxy import ListenerSpec, ServiceProxy
@@ -36,14 +37,24 @@ _NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 class ServiceController:
     """Keeps the proxy, ``spec.clusterIP``/``nodePort`` and ``Endpoints`` in line with Services and Pods."""
 
-    def __init__(self, connection: ClusterConnection, proxy: ServiceProxy | None = None) -> None:
+    def __init__(
+        self,
+        connection: ClusterConnection,
+        proxy: ServiceProxy | None = None,
+        cluster_ip_range: str = CLUSTER_IP_RANGE,
+    ) -> None:
         self.proxy = proxy or ServiceProxy()
-        self.gateway = KubeGateway(connection)
+        # Its own User-Agent: the RBAC usage test tells the operator's calls from everyone else's by it.
+        self.gateway = KubeGateway(
+            dataclasses.replace(
+                connection, extra_headers={**connection.extra_headers, "User-Agent": "mloop-services"}
+            )
+        )
         self._session = new_session(connection)
         self.services = Informer(self._session, "/api/v1/services", self._on_service)
         self.pods = Informer(self._session, "/api/v1/pods", self._on_pod)
         self.endpoints = Informer(self._session, "/api/v1/endpoints", self._on_endpoints)
-        self.cluster_ips = ClusterIPAllocator()
+        self.cluster_ips = ClusterIPAllocator(cluster_ip_range)
         self.node_ports = NodePortAllocator()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()

@@ -2,6 +2,9 @@
 
 moto never fails and ignores credentials, so outages, throttling, rejected credentials, lost responses and
 the write race are simulated here, at the HTTP level, while the store still speaks real S3 through minio.
+The artifact-store tests queue single faults; the outage suite points the operator and every workload at
+the proxy and switches S3 off and on (``outage``/``heal``), or arms ``trip_after`` to start an outage at
+the exact moment a given request has been answered (the trainer's last write, the operator's read).
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ class Fault:
     method: str | None = None  # only requests with this method; others pass
 
 
+#: What "S3 is down" looks like here: the endpoint accepts the connection and resets it without answering.
+OUTAGE = Fault(reset=True)
+
+
 class FaultProxy:
     def __init__(self, upstream: str) -> None:
         host, _, port = upstream.partition(":")
@@ -36,6 +43,7 @@ class FaultProxy:
         self.hide_objects = False  # answer every HEAD on an object with 404, as if stat raced a writer
         self._queue: deque[Fault] = deque()
         self._always: Fault | None = None
+        self._trip: tuple[str, str, Fault] | None = None  # method, path fragment, the outage it starts
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -61,8 +69,48 @@ class FaultProxy:
     def fail_always(self, fault: Fault) -> None:
         self._always = fault
 
+    def outage(self, fault: Fault = OUTAGE) -> None:
+        """S3 is down for everyone behind the proxy until ``heal``."""
+        with self._lock:
+            self._trip = None
+            self._always = fault
+
+    def heal(self) -> None:
+        """S3 is back: every request passes again (a pending trip-wire is disarmed too)."""
+        with self._lock:
+            self._trip = None
+            self._always = None
+
+    def trip_after(self, method: str, fragment: str, fault: Fault = OUTAGE) -> None:
+        """S3 is up now and goes down once a ``method`` request whose path contains ``fragment`` is answered.
+
+        The matching request itself succeeds; everything after it fails until ``heal``. Healing and arming
+        happen at once, so no request can slip between the two.
+        """
+        with self._lock:
+            self._always = None
+            self._trip = (method, fragment, fault)
+
+    @property
+    def down(self) -> bool:
+        return self._always is not None
+
+    def answered(self, fragment: str, *, method: str | None = None, status: int | None = None) -> int:
+        """Requests seen for paths containing ``fragment`` (optionally one method, one answer; 0 = reset)."""
+        return sum(
+            1
+            for m, path, code in list(self.requests)
+            if fragment in path and method in (None, m) and status in (None, code)
+        )
+
     def count(self, method: str | None = None) -> int:
         return sum(1 for m, _, _ in self.requests if method is None or m == method)
+
+    def _tripped(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            trip = self._trip
+            if trip and status < 300 and method == trip[0] and trip[1] in path:
+                self._always, self._trip = trip[2], None
 
     def _next_fault(self, method: str) -> Fault | None:
         with self._lock:
@@ -92,6 +140,7 @@ class FaultProxy:
                 if self.command == "HEAD" and proxy.hide_objects and self.path.count("/") >= 2:
                     return self._error(Fault(status=404, code="NoSuchKey"))
                 status, headers, payload = self._forward(body)
+                proxy._tripped(self.command, self.path, status)
                 if fault and fault.drop_response:
                     return self._drop()
                 proxy.requests.append((self.command, self.path, status))
