@@ -210,3 +210,44 @@ def test_route_weights_follow_the_canary_steps_and_end_on_the_promoted_version(p
         what="the Service spanning every version",
     )
     assert condition(deployment(plane), "Ready")["status"] == "True"  # type: ignore[index]
+
+    # With autoscaling the HPA owns the stable track: a count it chose survives the operator's reconciles.
+    plane.kube.request(
+        "PATCH",
+        f"/apis/{API}{NS}/modeldeployments/credit",
+        {"spec": {"autoscaling": {"minReplicas": 1, "maxReplicas": 3}}},
+        content_type="application/merge-patch+json",
+    )
+    hpa_path = f"/apis/autoscaling/v2{NS}/horizontalpodautoscalers/credit"
+    wait_for(lambda: _exists(plane, hpa_path), timeout=60, what="the HorizontalPodAutoscaler")
+    plane.kube.request(  # what the HPA controller does when load rises
+        "PATCH",
+        f"/apis/apps/v1{NS}/deployments/credit-{v2}",
+        {"spec": {"replicas": 2}},
+        content_type="application/merge-patch+json",
+    )
+
+    def reads() -> int:  # each reconcile reads the stable Deployment twice (its replicas, then the upsert)
+        return sum(
+            1
+            for r in list(plane.apiserver.server.request_log)
+            if r.verb == "get"
+            and r.resource == "deployments"
+            and r.name == f"credit-{v2}"
+            and r.user_agent.startswith("mloop-operator/")
+        )
+
+    seen = reads()
+    wait_for(lambda: reads() >= seen + 6, timeout=60, what="three more reconciles")
+    stable = plane.kube.request("GET", f"/apis/apps/v1{NS}/deployments/credit-{v2}")
+    assert stable["spec"]["replicas"] == 2
+
+
+def _exists(plane: Plane, path: str) -> bool:
+    try:
+        plane.kube.request("GET", path)
+    except KubeError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True

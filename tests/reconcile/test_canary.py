@@ -126,6 +126,8 @@ def state(**kw):  # type: ignore[no-untyped-def]
         (state(), "v2", FAIL, set(), "auto", "wait", "ErrorRate", 0),
         (state(failures=2), "v2", FAIL, set(), "auto", "rollback", "ErrorRate", None),
         (state(), "v2", PASS, {"abort"}, "auto", "rollback", "ManualAbort", None),
+        (state(), "v2", PASS, {"rollback"}, "auto", "rollback", "ManualRollback", None),
+        (state(), "v2", PASS, {"abort", "rollback"}, "auto", "rollback", "ManualAbort", None),
         (state(), "v3", PASS, set(), "auto", "rollback", "Superseded", None),
     ],
 )

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from mloop.reconcile.canary import Decision
+from mloop.reconcile.canary import Decision, Split
 from mloop.reconcile.traffic import (
     GATEWAY_UNAVAILABLE,
     RouteWeights,
+    autoscaled_split,
     build_httproute,
     build_service,
     build_track_service,
@@ -81,6 +82,24 @@ def test_route_weights(
 def test_track_split(total: int, weight: int, running: bool, exact: bool, stable: int, canary: int) -> None:
     split = track_split(total, weight, canary_running=running, exact_weights=exact)
     assert (split.stable, split.canary) == (stable, canary)
+
+
+@pytest.mark.parametrize(
+    ("min_replicas", "live", "weight", "running", "exact", "expected"),
+    [
+        (2, None, 0, False, False, Split(2, 0)),  # first reconcile: the Deployment does not exist yet
+        (2, 5, 0, False, False, Split(5, 0)),  # the HPA scaled up: kept, not reset to minReplicas
+        (2, 4, 20, True, False, Split(4, 1)),  # a canary step adds its share on top of the HPA's count
+        (2, 4, 50, True, True, Split(4, 2)),  # gateway-api: the same, at the route's exact weight
+        (2, 0, 0, False, False, Split(2, 0)),  # a rolled-back stable restored from zero to the minimum
+        (3, 1, 0, False, False, Split(3, 0)),  # below the minimum (e.g. a promoted canary): lifted
+    ],
+)
+def test_autoscaled_split_leaves_the_stable_track_to_the_hpa(
+    min_replicas: int, live: int | None, weight: int, running: bool, exact: bool, expected: Split
+) -> None:
+    split = autoscaled_split(min_replicas, live, weight, canary_running=running, exact_weights=exact)
+    assert split == expected
 
 
 @pytest.mark.parametrize(

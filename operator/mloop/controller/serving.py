@@ -30,6 +30,7 @@ from mloop.reconcile.serving import (
 from mloop.reconcile.traffic import (
     TRACKS,
     RouteWeights,
+    autoscaled_split,
     build_httproute,
     build_service,
     build_track_service,
@@ -55,13 +56,25 @@ async def converge_serving(
     then PDBs, the HPA and the traffic objects. Returns the HTTPRoute's weights as written, if one was."""
     namespace = md.metadata.namespace or "default"
     name = md.metadata.name or ""
-    total = md.spec.autoscaling.min_replicas if md.spec.autoscaling else md.spec.replicas
-    split = track_split(
-        total,
-        status.canary_weight,
-        canary_running=status.canary_version is not None,
-        exact_weights=uses_gateway(md),
+    scaling = md.spec.autoscaling
+    live_stable = (
+        await _spec_replicas(deps, namespace, serving_name(name, status.stable_version))
+        if scaling and status.stable_version
+        else None
     )
+    running = status.canary_version is not None
+    if scaling:
+        split = autoscaled_split(
+            scaling.min_replicas,
+            live_stable,
+            status.canary_weight,
+            canary_running=running,
+            exact_weights=uses_gateway(md),
+        )
+    else:
+        split = track_split(
+            md.spec.replicas, status.canary_weight, canary_running=running, exact_weights=uses_gateway(md)
+        )
     wanted: dict[str, tuple[Role, int]] = {}
     if status.stable_version:
         wanted[status.stable_version] = ("stable", split.stable)
@@ -104,6 +117,16 @@ async def converge_serving(
         await prune(deps, HPAS, namespace, selector, ())
     await upsert(deps, SERVICES, namespace, build_service(body, status.stable_version), replace=("selector",))
     return await _converge_route(body, md, status, deps, route_ready=route_ready)
+
+
+async def _spec_replicas(deps: Dependencies, namespace: str, name: str) -> int | None:
+    """A Deployment's ``spec.replicas`` now (on the stable track: the HPA's choice), None if absent."""
+    try:
+        current = await deps.kube.get(DEPLOYMENTS, namespace, name)
+    except ApiNotFound:
+        return None
+    replicas = (current.get("spec") or {}).get("replicas")
+    return int(replicas) if isinstance(replicas, int) else None
 
 
 async def _converge_route(

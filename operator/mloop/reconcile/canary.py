@@ -189,6 +189,8 @@ def plan_rollout(
 
     if "abort" in manual:
         return Decision("rollback", "ManualAbort", manual=frozenset({"abort"}))
+    if "rollback" in manual:  # mid-canary the stable still serves: rolling back is ending the canary
+        return Decision("rollback", "ManualRollback", manual=frozenset({"rollback"}))
     if "promote" in manual:
         return Decision("promote", "ManualPromotion", manual=frozenset({"promote"}))
     if target is not None and target not in (state.canary, state.stable):

@@ -27,6 +27,7 @@ __all__ = [
     "TRACKS",
     "RouteWeights",
     "Track",
+    "autoscaled_split",
     "build_httproute",
     "build_service",
     "build_track_service",
@@ -82,6 +83,17 @@ def track_split(total: int, weight: int, *, canary_running: bool, exact_weights:
         return Split(total, 0)
     canary = max(1, math.ceil(total * min(100, max(0, weight)) / 100))
     return Split(max(1, total - canary), canary)
+
+
+def autoscaled_split(
+    min_replicas: int, live_stable: int | None, weight: int, *, canary_running: bool, exact_weights: bool
+) -> Split:
+    """With ``autoscaling`` the HPA owns the stable track's replicas: the operator keeps the count the HPA
+    chose (lifted to ``minReplicas``, e.g. a stable restored from zero by a rollback) instead of resetting it
+    every reconcile, and a canary gets its weight's share of that count on top."""
+    total = max(min_replicas, live_stable or 0)
+    split = track_split(total, weight, canary_running=canary_running, exact_weights=exact_weights)
+    return Split(total, split.canary)
 
 
 def hold_rollout(decision: Decision, *, route_ready: bool) -> Decision:
