@@ -1,4 +1,4 @@
-"""Which ModelDeployment events reconcile at once, bypassing a change handler that sleeps mid-rollout."""
+"""Which ModelDeployment and DriftMonitor events reconcile at once, bypassing a change handler that sleeps."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mloop.controller.handlers import acts_at_once
+from mloop.controller.handlers import acts_at_once, spec_is_newer
 
 
 def body(
@@ -40,3 +40,16 @@ def body(
 )
 def test_acts_at_once(obj: dict[str, Any], expected: bool) -> None:
     assert acts_at_once(obj) is expected
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (body(), False),  # settled: the next window's reconcile is soon enough
+        (body(generation=4), True),  # a DriftMonitor edited mid-window acts now
+        (body(generation=1, observed=None), False),  # never reconciled: the create handler does it
+        (body(annotations={"mloop.io/abort": "t1"}), False),  # annotations are not a spec change
+    ],
+)
+def test_spec_is_newer(obj: dict[str, Any], expected: bool) -> None:
+    assert spec_is_newer(obj) is expected

@@ -21,6 +21,8 @@ from mloop.reconcile.drift import (
     report_unreadable,
     retrain_run,
     should_retrain,
+    started_check,
+    unfinished_check,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +61,18 @@ def test_windows_are_aligned_and_named_deterministically() -> None:
     assert window.end <= NOW
     assert current_window(MONITOR, NOW + timedelta(seconds=1)) == window
     assert drift_job_name("credit", window) == drift_job_name("credit", current_window(MONITOR, NOW))
+
+
+def test_a_check_that_outlasts_its_interval_is_finished_before_the_next_window() -> None:
+    first = current_window(MONITOR, NOW)
+    later = current_window(MONITOR, NOW + timedelta(minutes=5))
+    job = drift_job_name("credit", first)
+    running = DriftMonitorStatus(active_check=started_check(job, first))
+    assert unfinished_check(running, first) is None  # still its own window: the normal path reads it
+    assert unfinished_check(running, later) == (job, first)  # the next window waits for it
+    folded = running.model_copy(update={"last_check_job": job})
+    assert unfinished_check(folded, later) is None
+    assert unfinished_check(DriftMonitorStatus(), later) is None
 
 
 def test_hysteresis_counts_drifted_windows_and_ignores_thin_ones() -> None:

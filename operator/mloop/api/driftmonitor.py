@@ -22,6 +22,7 @@ from mloop.api.mlproject import Metric
 
 __all__ = [
     "CEL_RULES",
+    "ActiveCheck",
     "Alert",
     "Detector",
     "DriftAction",
@@ -139,12 +140,23 @@ class DriftedFeature(StatusModel):
     test: str | None = Field(default=None, description="ks, chi2 or mmd.")
 
 
+class ActiveCheck(StatusModel):
+    """The check Job last started and its window: a Job that outlasts the interval is still read to the end
+    before the next window is checked, so no started check goes unrecorded."""
+
+    job: str = Field(description="Name of the check Job.")
+    window_start: datetime = Field(description="Start of the window it checks.")
+    window_end: datetime = Field(description="End of the window it checks.")
+
+
 class DriftMonitorStatus(StatusBase):
-    """Observed state: conditions Healthy, Drifted, Ready."""
+    """Observed state: conditions Healthy, Drifted, Checked (the last check ran and its report was read;
+    False with the reason when it could not run, which never counts as "no drift"), Retrained, Ready."""
 
     model_version: str | None = Field(default=None, description="Version whose reference was compared.")
     last_check_time: datetime | None = Field(default=None, description="When the last check finished.")
     last_check_job: str | None = Field(default=None, description="Job of the last check.")
+    active_check: ActiveCheck | None = Field(default=None, description="The check Job last started.")
     last_report: str | None = Field(default=None, description="S3 URI of the last drift report.")
     samples: int | None = Field(default=None, ge=0, description="Requests in the last window.")
     drifted: bool = Field(default=False, description="Whether the last check found drift.")

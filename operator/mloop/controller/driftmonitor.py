@@ -46,6 +46,8 @@ from mloop.reconcile.drift import (
     retrain_feedback,
     retrain_run,
     should_retrain,
+    started_check,
+    unfinished_check,
 )
 from mloop.reconcile.runs import observe_job
 from mloop.reconcile.training import feedback_log_prefixes, project_prefix
@@ -100,8 +102,14 @@ async def _reconcile(
     window = current_window(monitor, now)
     job_name = drift_job_name(monitor.metadata.name or "", window)
     status = old
-    if old.last_check_job != job_name:
-        status = await _check_window(body, monitor, project, version, window, job_name, old, deps, now)
+    earlier = unfinished_check(old, window)
+    if earlier is not None:  # a check that outlasted its interval is read to the end first
+        earlier_job, earlier_window = earlier
+        status = await _check_window(
+            body, monitor, project, version, earlier_window, earlier_job, old, deps, now
+        )
+    if unfinished_check(status, window) is None and status.last_check_job != job_name:
+        status = await _check_window(body, monitor, project, version, window, job_name, status, deps, now)
     status = await _maybe_retrain(body, monitor, project, status, deps, now)
     status = await _retrain_outcome(status, namespace, deps)
     status = _conditions(status, gen, now)
@@ -141,7 +149,7 @@ async def _check_window(  # noqa: PLR0917 - one call site, every argument is a d
         )
         with contextlib.suppress(AlreadyExists):
             await deps.kube.create(JOBS, namespace, manifest)
-        return status
+        return status.model_copy(update={"active_check": started_check(job_name, window)})
     pods = await deps.kube.list(PODS, namespace, label_selector=f"job-name={job_name}")
     observed = observe_job(job, pods)
     if observed.state not in ("succeeded", "failed"):

@@ -26,12 +26,14 @@ __all__ = [
     "acts_at_once",
     "drift_job_event",
     "driftmonitor_changed",
+    "driftmonitor_event",
     "job_event",
     "mlproject_changed",
     "mlproject_event",
     "modeldeployment_changed",
     "modeldeployment_event",
     "modelversion_changed",
+    "spec_is_newer",
     "trainingrun_changed",
 ]
 
@@ -98,8 +100,7 @@ async def modeldeployment_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> N
 def acts_at_once(body: Mapping[str, Any]) -> bool:
     """An already reconciled ModelDeployment with a newer spec, or a manual request not yet acted on."""
     status = body.get("status") or {}
-    observed = status.get("observedGeneration")
-    if observed is not None and (body.get("metadata", {}).get("generation") or 0) > observed:
+    if spec_is_newer(body):
         return True
     annotations = body.get("metadata", {}).get("annotations") or {}
     handled = status.get("handledActions") or {}
@@ -107,6 +108,25 @@ def acts_at_once(body: Mapping[str, Any]) -> bool:
         annotations.get(f"mloop.io/{action}") not in (None, "", handled.get(action))
         for action in MANUAL_ACTIONS
     )
+
+
+def spec_is_newer(body: Mapping[str, Any]) -> bool:
+    """Reconciled before, and the spec changed since: the user is waiting for it to take effect."""
+    observed = (body.get("status") or {}).get("observedGeneration")
+    return observed is not None and (body.get("metadata", {}).get("generation") or 0) > observed
+
+
+@kopf.on.event(GROUP, VERSION, "driftmonitors")
+async def driftmonitor_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A spec edit takes effect at once, not after the window the change handler is waiting for."""
+    deps: Dependencies = memo["deps"]
+    if not spec_is_newer(body):
+        return
+    try:
+        with mapped_errors("DriftMonitor", retry=0, settings=deps.settings, metrics=deps.metrics):
+            await sync_driftmonitor(body, deps)
+    except kopf.TemporaryError:
+        return  # the change handler and the resync loop retry
 
 
 @kopf.on.resume(GROUP, VERSION, "driftmonitors")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mloop.api.common import parse_duration
-from mloop.api.driftmonitor import DriftedFeature, DriftMonitor, DriftMonitorStatus
+from mloop.api.driftmonitor import ActiveCheck, DriftedFeature, DriftMonitor, DriftMonitorStatus
 from mloop.api.mlproject import MLProject
 from mloop.api.modelversion import ModelVersion
 from mloop.reconcile.conditions import Verdict, set_condition
@@ -38,6 +38,8 @@ __all__ = [
     "retrain_feedback",
     "retrain_run",
     "should_retrain",
+    "started_check",
+    "unfinished_check",
 ]
 
 SCRATCH = "/tmp"  # noqa: S108 - a path inside the container, backed by an emptyDir volume
@@ -61,6 +63,19 @@ def current_window(monitor: DriftMonitor, now: datetime) -> Window:
     duration = monitor.spec.window.duration
     length = parse_duration(duration) if duration else timedelta(seconds=interval)
     return Window(end - length, end)
+
+
+def started_check(job: str, window: Window) -> ActiveCheck:
+    return ActiveCheck(job=job, window_start=window.start, window_end=window.end)
+
+
+def unfinished_check(status: DriftMonitorStatus, current: Window) -> tuple[str, Window] | None:
+    """A check started for an earlier window whose report is not folded in yet: it is finished before the
+    current window's (a slow Job, e.g. a pod waiting for its image, must not lose its verdict)."""
+    active = status.active_check
+    if active is None or active.job == status.last_check_job or active.window_end >= current.end:
+        return None
+    return active.job, Window(active.window_start, active.window_end)
 
 
 def drift_job_name(monitor_name: str, window: Window) -> str:
