@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 LOG_PUSH_LIMIT = 1024 * 1024
 UNRUNNABLE = "ImageNotRunnableLocally"
-
+#: Tries (a second apart) for a finished pod's last status; the API refusing it for a minute is an outage.
+FINAL_WRITE_ATTEMPTS = 60
 
 #: Pod addresses live on loopback, apart from Service addresses (127.2.0.0/16).
 POD_NETWORK = "127.1.0.0/16"
@@ -171,7 +172,13 @@ class PodWorker:
                 views = [r.view for r in self.runners]
                 ok = all(isinstance(v.state, Terminated) and v.state.exit_code == 0 for v in views)
                 self.phase = "Succeeded" if ok else "Failed"
-            await self._write()
+            # The write loop is gone: the last status (how the containers ended) is retried here, or one
+            # refused write leaves the pod Running forever and its Job never completes. Bounded, so a runner
+            # shutting down against a dead API still stops.
+            for _ in range(FINAL_WRITE_ATTEMPTS):
+                if await self._write():
+                    break
+                await asyncio.sleep(1.0)
             await self._push_logs()
 
     def _prepare_directory(self) -> None:
@@ -306,23 +313,25 @@ class PodWorker:
             phase=self.phase,
         )
 
-    async def _write(self) -> None:
+    async def _write(self) -> bool:
+        """Write the status if it changed; False when the API refused it (the write loop tries again)."""
         if self.gone or self.silent:
-            return
+            return True
         status = self._build()
         if status == self.last_written:
-            return
+            return True
         try:
             obj = await self.api.replace_status(PODS, self.namespace, self.name, status)
         except NotFound:
             self.gone = True
-            return
+            return True
         except ApiError as exc:
             log.warning("status of pod %s/%s not written: %s", self.namespace, self.name, exc)
             asyncio.get_running_loop().call_later(1.0, self._dirty.set)
-            return
+            return False
         self.last_written = self.old_status = status
         self.on_written(obj)
+        return True
 
     async def _write_loop(self) -> None:
         while True:
