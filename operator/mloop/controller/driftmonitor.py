@@ -250,6 +250,7 @@ async def _maybe_retrain(  # noqa: PLR0917 - one call site, every argument a dif
 
 
 async def _start_cooldown(deps: Dependencies, project: MLProject, since: datetime) -> None:
+    """The project's ``lastRetrainTime``: every monitor of the project waits out the cooldown from it."""
     meta = project.metadata
     await deps.kube.patch(
         MLPROJECTS,
