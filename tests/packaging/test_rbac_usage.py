@@ -6,7 +6,9 @@ integration run) or, by default, from a short scenario here that walks every pat
 trains a project whose storage names a credentials Secret and crowns the version, serves it in ``replicas``
 mode and (with the HTTPRoute CRD installed) autoscaled in ``gateway-api`` mode, monitors it for drift,
 retrains on request, aborts one canary and promotes the other, undoes a user's edit of a child, and removes
-the children that autoscaling and the Gateway no longer need.
+the children that autoscaling and the Gateway no longer need. To that scenario's log it adds every operator
+request to every emulator earlier in the same session (collected by the ``apiserver`` fixture; in a full
+``make test`` run that is the whole integration suite, which runs before this directory).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 import yaml
 
 from mloop.local.datasets import credit_csv
+from tests.fixtures.apiserver import operator_requests
 from tests.packaging.chart import NAMESPACE, render
 from tests.packaging.rbac import Request, allowed, cluster_grants
 from tests.packaging.test_rbac import documented_rules
@@ -219,7 +222,7 @@ def request_log(request: pytest.FixtureRequest, tmp_path: Path) -> list[dict[str
         records: list[dict[str, Any]] = json.loads(Path(path).read_text())
         return records
     plane: Plane = request.getfixturevalue("plane")
-    records = scenario(plane)
+    records = scenario(plane) + operator_requests(request.config)
     (tmp_path / "request-log.json").write_text(json.dumps(records))
     return records
 
