@@ -12,6 +12,8 @@ from scipy import stats
 
 from mloop.drift.corrections import adjust, benjamini_hochberg, bonferroni
 from mloop.drift.data import category, number
+from mloop.drift.detector import FeatureSpec
+from mloop.drift.kstwo import kstwo_sf
 from mloop.drift.mmd import (
     gaussian_kernel,
     mmd2_from_indicators,
@@ -19,7 +21,15 @@ from mloop.drift.mmd import (
     permutation_indicators,
     permutation_pvalue,
 )
-from mloop.drift.native import PreparedCategorical, PreparedNumeric, chi2_pvalues, chi2_statistic, ks_pvalues
+from mloop.drift.native import (
+    NativeDetector,
+    PreparedCategorical,
+    PreparedNumeric,
+    chi2_pvalues,
+    chi2_statistic,
+    chi2_statistics,
+    ks_pvalues,
+)
 from mloop.drift.performance import metric_value, roc_auc
 from mloop.drift.report import termination_message
 from mloop.drift.window import Record, hour_partitions, parse_lines, parse_time
@@ -84,6 +94,65 @@ def test_chi2_matches_scipy_chi2_contingency_on_the_union_table(
     assert dof == expected.dof
     assert chi2_pvalues([stat], [dof])[0] == pytest.approx(expected.pvalue, rel=1e-12, abs=1e-15)
     assert unseen == sorted(set(win) - set(ref))
+
+
+@pytest.mark.parametrize("n", [1, 7, 140, 141, 500, 909, 1013, 5000, 50_000])
+def test_vectorised_kstwo_sf_equals_scipy_in_every_branch(n: int) -> None:
+    rng = np.random.default_rng(n)
+    # all of (0, 1), the range drift checks meet (n d^2 < 9), the branch edges (t = 1/2, 1, n - 1; d = 1/2)
+    d = np.concatenate(
+        (rng.uniform(0, 1, 60), rng.uniform(0, 3 / np.sqrt(n), 60), [0, 1, 0.5, 1 / n, 0.5 / n, 1 - 1 / n])
+    )
+    got = kstwo_sf(d, np.full(d.size, float(n)))
+    np.testing.assert_allclose(got, stats.kstwo.sf(d, n), rtol=0, atol=1e-12)
+
+
+def test_chi2_on_integer_codes_equals_the_string_path_and_scipy() -> None:
+    rng = np.random.default_rng(4)
+    ref, win = rng.integers(0, 6, 3000).astype(np.float64), rng.integers(1, 8, 700).astype(np.float64)
+    coded = PreparedCategorical(ref)
+    named = PreparedCategorical(np.array([f"k{int(v)}" for v in ref], dtype=object))
+    table, unseen = coded.table(win)
+    assert unseen == ["6", "7"]  # codes the reference never saw, named without a trailing ".0"
+    by_name, _ = named.table(np.array([f"k{int(v)}" for v in win], dtype=object))
+    assert chi2_statistic(by_name)[0] == pytest.approx(chi2_statistic(table)[0], rel=1e-12)
+    expected = stats.chi2_contingency(table)
+    stat, dof = chi2_statistic(table)
+    assert stat == pytest.approx(expected.statistic, rel=1e-12)
+    assert dof == expected.dof
+    fast, _ = coded.table(np.array([0.0, 1.0, 1.0, 5.0]))  # every code known: the bincount path
+    assert fast.tolist() == [coded.counts.tolist(), [1, 2, 0, 0, 0, 1]]
+
+
+def test_codes_counted_together_fall_back_per_feature_on_anything_unusual() -> None:
+    rng = np.random.default_rng(6)
+    ref = {f"c{i}": rng.integers(0, 5, 2000).astype(np.float64) for i in range(5)}
+    win = {f"c{i}": rng.integers(0, 5, 300).astype(np.float64) for i in range(5)}
+    win["c1"][3] = -1.0  # a negative code
+    win["c2"][4] = 2.5  # not a code at all
+    win["c3"][5] = np.nan
+    win["c4"][6] = 1e300  # far beyond every lookup table
+    detector = NativeDetector([FeatureSpec(name, "categorical") for name in ref])
+    detector.fit(ref)
+    for result, name in zip(detector.test(win), ref, strict=True):
+        table = _union_table([str(v) for v in ref[name]], [str(v) for v in win[name]])
+        expected = stats.chi2_contingency(table)
+        assert result.statistic == pytest.approx(expected.statistic, rel=1e-12), name
+        assert result.p_value == pytest.approx(expected.pvalue, rel=1e-12), name
+    assert [r.unseen for r in detector.test(win)] == [[], ["-1"], ["2.5"], ["nan"], ["1e+300"]]
+
+
+def test_chi2_statistics_scores_tables_of_different_widths_at_once() -> None:
+    rng = np.random.default_rng(9)
+    tables = [rng.integers(1, 400, (2, k)) for k in (1, 2, 2, 5, 8)]
+    stats_, dofs = chi2_statistics([(t[0], t[1]) for t in tables])
+    for table, stat, dof in zip(tables, stats_, dofs, strict=True):
+        if table.shape[1] == 1:
+            assert (stat, dof) == (0.0, 0)
+            continue
+        expected = stats.chi2_contingency(table)  # Yates for the two 2-category tables
+        assert stat == pytest.approx(expected.statistic, rel=1e-12)
+        assert dof == expected.dof
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT, traffic log flushed); 1 the model was refused
 (checksum, not ONNX, custom operators, external data, failed warm-up, unreachable S3) — Kubernetes shows
 the message in the pod's termination log and restarts with back-off, and nothing was ever served;
-2 bad settings. uvicorn runs with httptools, no access log and no ``Server`` header.
+2 bad settings. uvicorn runs with httptools, no access log, no ``Server`` header and no proxy-header
+middleware.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def serve(app: RestApp, settings: ServerSettings) -> None:
         interface="asgi3",
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # nothing here reads the client address: skip a middleware layer per request
         log_level="warning",
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 1,
     )

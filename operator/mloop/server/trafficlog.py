@@ -69,6 +69,28 @@ def rfc3339(ts: float) -> str:
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class _Clock:
+    """``rfc3339(ts)`` and the ``YYYY-MM-DD/HH`` partition of a timestamp, with the part down to the second
+    made once per second: a flush formats thousands of timestamps, mostly within a few seconds."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+        self._partition = ""
+
+    def at(self, ts: float) -> tuple[str, str]:
+        second = int(ts)
+        micros = round((ts - second) * 1e6)  # as datetime rounds a float timestamp (half to even)
+        if micros >= 1_000_000 or ts < 0:
+            return rfc3339(ts), time.strftime("%Y-%m-%d/%H", time.gmtime(ts))
+        if second != self._second:
+            self._second = second
+            stamp = datetime.datetime.fromtimestamp(second, datetime.UTC)
+            self._prefix = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+            self._partition = stamp.strftime("%Y-%m-%d/%H")
+        return f"{self._prefix}.{micros // 1000:03d}Z", self._partition
+
+
 def feedback_prefix(traffic_uri: str) -> str:
     """``s3://b/ns/p/traffic/`` → ``s3://b/ns/p/feedback/`` (the last segment replaced)."""
     bucket, _, key = traffic_uri.removeprefix("s3://").partition("/")
@@ -159,26 +181,28 @@ class TrafficLog:
         self.flush()
 
     def flush(self) -> None:
-        """Write everything buffered now (called by the flusher thread, or directly in tests)."""
+        """Write everything buffered now (called by the flusher thread, or directly in tests).
+
+        The serialising happens here, off the request path, but it shares the GIL with the requests, so it
+        is kept lean (B3): timestamp and partition strings are made once per second, and the predictions
+        and probabilities of all requests taken are converted in one numpy call each, not one per request.
+        """
         groups: dict[str, list[bytes]] = collections.defaultdict(list)
-        taken = 0
+        entries: list[_Entry] = []
         while self._entries:
-            entry = self._entries.popleft()
-            if entry.batch is not None and entry.prediction is not None:
-                rows = entry.batch.rows
-                self._prediction_lines(entry, groups[self._partition(self.traffic_root, entry.ts)])
-            else:
-                rows = len(entry.feedback)
-                self._feedback_lines(entry, groups[self._partition(self.feedback_root, entry.ts)])
-            taken += rows
-        self._taken += taken
+            entries.append(self._entries.popleft())
+        self._taken += sum(e.batch.rows if e.batch is not None else len(e.feedback) for e in entries)
+        clock = _Clock()
+        predictions = [e for e in entries if e.batch is not None and e.prediction is not None]
+        if predictions:
+            self._prediction_lines(predictions, groups, clock)
+        for entry in entries:
+            if entry.batch is None or entry.prediction is None:
+                ts, partition = clock.at(entry.ts)
+                self._feedback_lines(entry, ts, groups[f"{self.feedback_root}/{partition}"])
         for root, lines in groups.items():
             for start in range(0, len(lines), self.batch_size):
                 self._write(root, lines[start : start + self.batch_size])
-
-    @staticmethod
-    def _partition(root: str, ts: float) -> str:
-        return f"{root}/{time.strftime('%Y-%m-%d/%H', time.gmtime(ts))}"
 
     def _write(self, root: str, lines: list[bytes]) -> None:
         uri = f"{root}/part-{uuid.uuid4().hex}.jsonl"
@@ -190,24 +214,32 @@ class TrafficLog:
             return
         self.metrics.log_written.inc(len(lines))
 
-    def _prediction_lines(self, entry: _Entry, out: list[bytes]) -> None:
-        batch, prediction = entry.batch, entry.prediction
-        assert batch is not None
-        assert prediction is not None
-        predictions = prediction.predictions.tolist()
-        probabilities = (
-            np.round(prediction.probabilities.astype(np.float64), 6).tolist()
-            if prediction.probabilities is not None
-            else None
-        )
-        ts = rfc3339(entry.ts)
-        for row, features in enumerate(self._features(batch)):
-            line: dict[str, Any] = {"ts": ts, "requestId": entry.request_id, "row": row, **self.static}
-            line["features"] = features
-            line["prediction"] = predictions[row]
-            if probabilities is not None:
-                line["probabilities"] = dict(zip(self.classes, probabilities[row], strict=True))
-            out.append(_dumps(line))
+    def _prediction_lines(self, entries: list[_Entry], groups: dict[str, list[bytes]], clock: _Clock) -> None:
+        outputs = [e.prediction for e in entries if e.prediction is not None]
+        predictions = np.concatenate([o.predictions for o in outputs]).tolist()
+        probabilities = None
+        if outputs[0].probabilities is not None:
+            stacked = np.concatenate([o.probabilities for o in outputs if o.probabilities is not None])
+            rounded = np.round(stacked.astype(np.float64), 6).tolist()
+            classes = self.classes  # the width was checked at warm-up: no strict zip per row
+            probabilities = [dict(zip(classes, p, strict=False)) for p in rounded]
+        model, version, role = self.static["model"], self.static["version"], self.static["role"]
+        at, last, out = 0, "", []
+        for entry in entries:
+            assert entry.batch is not None
+            ts, partition = clock.at(entry.ts)
+            if partition != last:
+                last, out = partition, groups[f"{self.traffic_root}/{partition}"]
+            rid = entry.request_id
+            for row, features in enumerate(self._features(entry.batch)):
+                line: dict[str, Any] = {
+                    "ts": ts, "requestId": rid, "row": row, "model": model, "version": version, "role": role,
+                    "features": features, "prediction": predictions[at],
+                }  # fmt: skip
+                if probabilities is not None:
+                    line["probabilities"] = probabilities[at]
+                out.append(_dumps(line))
+                at += 1
 
     def _features(self, batch: Batch) -> list[dict[str, Any]]:
         if batch.columns is not None:
@@ -216,8 +248,7 @@ class TrafficLog:
         return [r if type(r) is dict else dict(zip(self.names, r, strict=True)) for r in batch.records]
 
     @staticmethod
-    def _feedback_lines(entry: _Entry, out: list[bytes]) -> None:
-        ts = rfc3339(entry.ts)
+    def _feedback_lines(entry: _Entry, ts: str, out: list[bytes]) -> None:
         for row, label in entry.feedback:
             out.append(_dumps({"ts": ts, "requestId": entry.request_id, "row": row, "label": label}))
 

@@ -30,10 +30,12 @@ from mloop.server.model import Feature, Signature
 __all__ = ["Batch", "RequestError", "Validator", "parse_json"]
 
 _NUMBER = frozenset({int, float})
+_FLOAT = frozenset({float})
 _NUMBER_OR_NULL = frozenset({int, float, type(None)})
 _STRING = frozenset({str})
 _STRING_OR_NULL = frozenset({str, type(None)})
 _F32_MAX = float(np.finfo(np.float32).max)
+_FEW_ROWS = 8  # up to this many rows: checks on Python builtins, one small array per feature (B2 profile)
 
 
 class RequestError(Exception):
@@ -81,6 +83,20 @@ def parse_json(body: bytes) -> Any:
         raise RequestError(400, f"malformed JSON: {first}") from None
 
 
+def _in_float32_range(values: list[Any]) -> bool:
+    """All finite and within float32 range, checked in C-speed builtins (for a few rows only).
+
+    A finite sum rules out NaN and ±Inf (either makes the sum NaN or infinite), and with no NaN present
+    ``min``/``max`` are exact. An overflowing sum or a huge integer just means "look closer": the caller
+    falls back to the numpy path, which names the field. For one row this replaced three numpy calls
+    (abs, compare, all) and cut ~5 µs per request in-process, part of it in the ORT call that follows.
+    """
+    try:  # ints add exactly; a huge one overflows when the sum or a bound meets a float
+        return math.isfinite(sum(values)) and min(values) >= -_F32_MAX and max(values) <= _F32_MAX
+    except OverflowError:
+        return False
+
+
 def _is_bad_number(value: Any) -> str | None:
     """Why ``value`` cannot be a float32 feature value (None = it can)."""
     if type(value) not in _NUMBER:
@@ -122,6 +138,7 @@ class Validator:
         self._nullable_mask = np.array([f.nullable for f in self.numeric], dtype=bool)
         self._all_f32 = all(f.dtype == "float32" for f in self.numeric)
         self._num_names = [f.name for f in self.numeric]
+        self._str_keys = [(f.name, f) for f in self.strings]  # made once, not per request
 
     # -- /predict ---------------------------------------------------------------------------------------
 
@@ -139,11 +156,10 @@ class Validator:
         first = rows[0]
         if type(first) is dict:
             self._check_objects(rows)
-            feeds = self._columns(rows, self._num_keys, [(f.name, f) for f in self.strings], self._field_obj)
+            feeds = self._columns(rows, self._num_keys, self._str_keys, self._field_obj)
         elif type(first) is list:
             self._check_lists(rows)
-            strs = [(i, f) for i, f in self._str_idx]
-            feeds = self._columns(rows, self._num_idx, strs, self._field_list)
+            feeds = self._columns(rows, self._num_idx, self._str_idx, self._field_list)
         else:
             raise RequestError(400, "each instance must be an object or an array", "instances[0]")
         return Batch(n, feeds, rows)
@@ -218,8 +234,21 @@ class Validator:
         field: Callable[[int, Any, Feature], str],
         feeds: dict[str, NDArray[Any]],
     ) -> None:
-        kinds = set(map(type, itertools.chain.from_iterable(table)))
         block: NDArray[np.float64] | None = None
+        if len(table) <= _FEW_ROWS:
+            flat = list(itertools.chain.from_iterable(table))
+            kinds = set(map(type, flat))
+            if kinds <= _NUMBER and _in_float32_range(flat):
+                if (
+                    kinds == _FLOAT and self._all_f32
+                ):  # a float rounds to float32 alike with or without float64
+                    for j, name in enumerate(self._num_names):
+                        feeds[name] = np.array([[t[j]] for t in table], dtype=np.float32)
+                else:
+                    self._numeric_feeds(np.array(table, dtype=np.float64), feeds)
+                return
+        else:
+            kinds = set(map(type, itertools.chain.from_iterable(table)))
         if kinds <= _NUMBER_OR_NULL:
             try:
                 block = np.array(table, dtype=np.float64)  # None becomes NaN
@@ -232,15 +261,18 @@ class Validator:
                 if self._all_nullable or not (nulls & ~self._nullable_mask).any():
                     ok |= nulls
             if ok.all():
-                if self._all_f32:  # one conversion to contiguous [features, rows], then views
-                    columns = np.array(block.T, dtype=np.float32, order="C")[:, :, None]
-                    for j, name in enumerate(self._num_names):
-                        feeds[name] = columns[j]
-                else:
-                    for j, f in enumerate(self.numeric):
-                        feeds[f.name] = np.array(block[:, j : j + 1], dtype=self.dtypes[f.name], order="C")
+                self._numeric_feeds(block, feeds)
                 return
         self._raise_numeric(rows, keys, field)
+
+    def _numeric_feeds(self, block: NDArray[np.float64], feeds: dict[str, NDArray[Any]]) -> None:
+        if self._all_f32:  # one conversion to contiguous [features, rows], then views
+            columns = np.array(block.T, dtype=np.float32, order="C")[:, :, None]
+            for j, name in enumerate(self._num_names):
+                feeds[name] = columns[j]
+        else:
+            for j, f in enumerate(self.numeric):
+                feeds[f.name] = np.array(block[:, j : j + 1], dtype=self.dtypes[f.name], order="C")
 
     def _raise_numeric(
         self, rows: list[Any], keys: list[Any], field: Callable[[int, Any, Feature], str]
@@ -274,6 +306,10 @@ class Validator:
             "".join(itertools.chain.from_iterable(table)).encode("utf-8")
         except UnicodeEncodeError:
             return False
+        if len(table) <= _FEW_ROWS:  # one small array per feature is cheaper than a block and its views
+            for j, (_, feature) in enumerate(str_keys):
+                feeds[feature.name] = np.array([[t[j]] for t in table], dtype=object)
+            return True
         columns = np.array(table, dtype=object).T.copy()[:, :, None]
         for j, (_, feature) in enumerate(str_keys):
             feeds[feature.name] = columns[j]
