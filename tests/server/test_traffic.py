@@ -18,7 +18,7 @@ import pytest
 from mloop.artifacts import ArtifactStore, StorageUnavailable
 from mloop.server.metrics import PROBABILITY_BUCKETS, ServerMetrics
 from mloop.server.model import Prediction
-from mloop.server.trafficlog import TrafficLog, feedback_prefix
+from mloop.server.trafficlog import ENCODE_NOW_MAX_ROWS, TrafficLog, feedback_prefix
 from mloop.server.validation import Batch
 from tests.fixtures.s3 import S3Handle
 from tests.server.conftest import ServerProcess, TrainedModel
@@ -189,7 +189,7 @@ class FailingStore:
     def __init__(self) -> None:
         self.calls = 0
 
-    def put_bytes(self, uri: str, data: bytes, content_type: str = "") -> object:
+    def put_bytes(self, uri: str, data: bytes, content_type: str = "", *, unique_key: bool = False) -> object:
         self.calls += 1
         raise StorageUnavailable("S3 is down (gave up after 5 attempts)", uri=uri)
 
@@ -212,3 +212,64 @@ def test_storage_failures_are_counted_as_dropped() -> None:
     assert log.pending() == 0
     assert feedback_prefix("s3://b/ns/p/traffic/") == "s3://b/ns/p/feedback/"
     assert feedback_prefix("s3://b/traffic") == "s3://b/feedback/"
+
+
+class RecordingStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_bytes(self, uri: str, data: bytes, content_type: str = "", *, unique_key: bool = False) -> object:
+        assert unique_key  # random part names: no existence check needed
+        self.objects[uri] = data
+        return uri
+
+
+def test_big_and_small_requests_give_the_same_lines_in_objects_of_at_most_the_batch_size() -> None:
+    """Small requests are encoded at once, big ones by the flusher: the lines must not tell them apart, and
+    a request whose lines cross an object boundary is split between objects, never over the limit."""
+    metrics = ServerMetrics("m", "v", "stable", buckets=PROBABILITY_BUCKETS, classes=["0", "1"])
+    store = RecordingStore()
+    log = TrafficLog(store, "s3://b/ns/p/traffic/", deployment="d", model="m", version="v", role="stable",
+                     names=["x", "c"], classes=["0", "1"], metrics=metrics, batch_size=7)  # fmt: skip
+    big = ENCODE_NOW_MAX_ROWS + 5
+    ts = 1_700_000_000.25
+    for rid, rows in (("small", 3), ("big", big), ("one", 1)):
+        records = [{"x": float(i), "c": "a\nb"} if i % 2 else [float(i), None] for i in range(rows)]
+        probabilities = np.linspace(0, 1, rows, dtype=np.float32)
+        prediction = Prediction(
+            (probabilities > 0.5).astype(np.int64),
+            np.stack([1 - probabilities, probabilities], axis=1),
+            None,
+            probabilities,
+        )
+        log.add_prediction(ts, rid, Batch(rows, {}, records), prediction)
+    log.add_feedback(ts, "big", [(4, 1)])
+    assert log.pending() == 3 + big + 1 + 1
+    log.flush()
+    assert log.pending() == 0
+    traffic = {u: b.decode().splitlines() for u, b in store.objects.items() if "/traffic/" in u}
+    assert all(re.fullmatch(rf"s3://b/ns/p/traffic/d/v/{PART}", u) for u in traffic)
+    assert sorted(map(len, traffic.values())) == [3, 7, 7]  # 17 lines, at most 7 per object
+    lines = [json.loads(line) for body in traffic.values() for line in body]
+    by_request = {rid: [x for x in lines if x["requestId"] == rid] for rid in ("small", "big", "one")}
+    assert [len(v) for v in by_request.values()] == [3, big, 1]
+    for rid, got in by_request.items():
+        assert sorted(x["row"] for x in got) == list(range(len(got))), rid
+        for x in got:
+            assert set(x) == {"ts", "requestId", "row", "model", "version", "role", "features", "prediction",
+                              "probabilities"}  # fmt: skip
+            assert x["ts"] == "2023-11-14T22:13:20.250Z"
+            row = x["row"]
+            assert x["features"] == (
+                {"x": float(row), "c": "a\nb"} if row % 2 else {"x": float(row), "c": None}
+            )
+            assert x["probabilities"]["1"] == pytest.approx(row / max(len(got) - 1, 1), abs=1e-6)
+            assert x["prediction"] == int(x["probabilities"]["1"] > 0.5)
+    [feedback] = [b for u, b in store.objects.items() if "/feedback/" in u]
+    assert json.loads(feedback) == {
+        "ts": "2023-11-14T22:13:20.250Z",
+        "requestId": "big",
+        "row": 4,
+        "label": 1,
+    }
+    assert metrics.log_written._value.get() == 3 + big + 1 + 1

@@ -51,7 +51,7 @@ class DirStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def put_bytes(self, uri: str, data: bytes, content_type: str = "") -> object:
+    def put_bytes(self, uri: str, data: bytes, content_type: str = "", *, unique_key: bool = False) -> object:
         path = self.root / uri.removeprefix("s3://")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

@@ -191,16 +191,28 @@ class ArtifactStore:
 
     # -- writing ------------------------------------------------------------------------------------------
 
-    def put_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> ObjectInfo:
-        """Write ``data`` once under ``uri`` with its SHA-256; ``ObjectExists`` if the key is taken."""
+    def put_bytes(
+        self,
+        uri: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        unique_key: bool = False,
+    ) -> ObjectInfo:
+        """Write ``data`` once under ``uri`` with its SHA-256; ``ObjectExists`` if the key is taken.
+
+        ``unique_key``: the caller made the key unique (a random part name), so the early existence check,
+        one round trip per write, is skipped; the conditional write still refuses a taken key."""
         loc = parse_uri(uri)
-        data = bytes(data)
+        data = bytes(data)  # immutable from here on: what is hashed is what is sent
         return self._put(
             loc,
             len(data),
             hashlib.sha256(data).hexdigest(),
             content_type,
             lambda offset, length: data[offset : offset + length],
+            check_exists=not unique_key,
+            immutable=True,
         )
 
     def put_file(
@@ -223,19 +235,30 @@ class ArtifactStore:
             return self._put(loc, size, digest.hexdigest(), content_type, read)
 
     def _put(
-        self, loc: S3Uri, size: int, sha: str, content_type: str, read: Callable[[int, int], bytes]
+        self,
+        loc: S3Uri,
+        size: int,
+        sha: str,
+        content_type: str,
+        read: Callable[[int, int], bytes],
+        *,
+        check_exists: bool = True,
+        immutable: bool = False,
     ) -> ObjectInfo:
+        """``immutable``: ``read`` returns slices of bytes already hashed, so the sent body is not hashed
+        again (a file may change between the digest pass and the upload, and is checked)."""
         uri = str(loc)
         # A cheap early refusal, also on servers that ignore If-None-Match; the conditional write below is
         # what closes the race between this check and the write on servers that honour it.
-        if self.exists(uri):
+        if check_exists and self.exists(uri):
             raise ObjectExists(
                 f"put {uri}: the key already exists and artifacts are never overwritten", uri=uri
             )
         headers = {"Content-Type": content_type, SHA256_METADATA: sha}
         if size <= self.part_size:
             body = read(0, size)
-            check_unchanged(uri, hashlib.sha256(body).hexdigest(), sha)
+            if not immutable:
+                check_unchanged(uri, hashlib.sha256(body).hexdigest(), sha)
             self._write_once(
                 "put", loc, sha, size, lambda: self._wire.put_if_absent(loc.bucket, loc.key, body, headers)
             )

@@ -16,9 +16,13 @@ feedback names the row the same way (default 0). ``features`` holds the values a
 missing). Partitions follow the request's time, so one flush may write several objects; objects hold at
 most ``--log-batch-size`` lines and are written once (write-once keys, random part names).
 
-Off the request path: requests append one entry per request to a bounded buffer (a deque and two
-counters, no lock, no I/O). When the buffer holds ``--log-buffer`` rows, new rows are dropped and counted
-in ``mloop_traffic_log_dropped_total{reason="buffer_full"}``; requests never wait. A daemon thread flushes
+Cheap on the request path, and nothing that blocks it. A request of at most ``ENCODE_NOW_MAX_ROWS`` rows
+(the usual online call) is encoded to its JSON lines at once, while its objects are hot in cache, and only
+those bytes are kept; a bigger one is kept as is and encoded by the flusher, so its latency does not grow
+with the log. (Encoding in the flusher instead cost several times more per row, B3: its thread competes
+with the requests for the GIL and finds the rows long gone from cache.) When the buffer holds
+``--log-buffer`` rows, new rows are dropped and counted in
+``mloop_traffic_log_dropped_total{reason="buffer_full"}``; requests never wait. A daemon thread writes
 when ``--log-batch-size`` rows are waiting or every ``--log-flush-seconds``; the store retries S3 outages
 and a batch that still fails is counted as ``reason="storage"``. ``stop`` flushes what is left (SIGTERM),
 bounded by ``--shutdown-grace``.
@@ -33,35 +37,45 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import orjson
 
 from mloop.server.metrics import ServerMetrics
 from mloop.server.model import Prediction
 from mloop.server.validation import Batch
 
-__all__ = ["Store", "TrafficLog", "feedback_prefix", "rfc3339"]
+__all__ = ["ENCODE_NOW_MAX_ROWS", "Store", "TrafficLog", "feedback_prefix", "rfc3339"]
 
 log = logging.getLogger("mloop.server.trafficlog")
+
+ENCODE_NOW_MAX_ROWS = 8
+"""Requests up to this many rows are encoded on the request path (about 2 µs a row); bigger ones later."""
 
 
 class Store(Protocol):
     """The part of ``ArtifactStore`` the log needs (tests pass fakes)."""
 
-    def put_bytes(self, uri: str, data: bytes, content_type: str = ...) -> object: ...
+    def put_bytes(
+        self, uri: str, data: bytes, content_type: str = ..., *, unique_key: bool = ...
+    ) -> object: ...
 
 
-@dataclass(slots=True)
-class _Entry:
-    ts: float
+@dataclass(slots=True, frozen=True)
+class _Later:
+    """A big request's rows, kept as they are for the flusher to encode."""
+
+    ts: str
     request_id: str
-    batch: Batch | None
-    prediction: Prediction | None
-    feedback: Sequence[tuple[int, Any]] = ()
+    batch: Batch
+    prediction: Prediction
+
+
+# One buffered request: (rows, is feedback, YYYY-MM-DD/HH partition, its JSON lines or what to make them
+# from). A plain tuple: the request path builds one per request.
+_Entry = tuple[int, bool, str, bytes | _Later]
 
 
 def rfc3339(ts: float) -> str:
@@ -69,9 +83,12 @@ def rfc3339(ts: float) -> str:
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
+
+
 class _Clock:
     """``rfc3339(ts)`` and the ``YYYY-MM-DD/HH`` partition of a timestamp, with the part down to the second
-    made once per second: a flush formats thousands of timestamps, mostly within a few seconds."""
+    made once per second (requests mostly arrive within the same second as the one before)."""
 
     def __init__(self) -> None:
         self._second = -1
@@ -88,7 +105,7 @@ class _Clock:
             stamp = datetime.datetime.fromtimestamp(second, datetime.UTC)
             self._prefix = stamp.strftime("%Y-%m-%dT%H:%M:%S")
             self._partition = stamp.strftime("%Y-%m-%d/%H")
-        return f"{self._prefix}.{micros // 1000:03d}Z", self._partition
+        return self._prefix + _MILLIS[micros // 1000], self._partition
 
 
 def feedback_prefix(traffic_uri: str) -> str:
@@ -129,6 +146,7 @@ class TrafficLog:
         self.flush_seconds = flush_seconds
         self.capacity = capacity
         self._entries: collections.deque[_Entry] = collections.deque()
+        self._clock = _Clock()  # the event loop's: the flusher never formats a time
         self._added = 0  # rows appended: written by the event loop only
         self._taken = 0  # rows taken by the flusher: written by the flusher only
         self._wake = threading.Event()
@@ -150,12 +168,49 @@ class TrafficLog:
         return True
 
     def add_prediction(self, ts: float, request_id: str, batch: Batch, prediction: Prediction) -> None:
-        if self._admit(batch.rows):
-            self._entries.append(_Entry(ts, request_id, batch, prediction))
+        rows = batch.rows
+        if not self._admit(rows):
+            return
+        stamp, partition = self._clock.at(ts)
+        if rows <= ENCODE_NOW_MAX_ROWS:
+            self._entries.append((rows, False, partition, self._lines(stamp, request_id, batch, prediction)))
+        else:
+            self._entries.append((rows, False, partition, _Later(stamp, request_id, batch, prediction)))
 
     def add_feedback(self, ts: float, request_id: str, labels: Sequence[tuple[int, Any]]) -> None:
-        if self._admit(len(labels)):
-            self._entries.append(_Entry(ts, request_id, None, None, labels))
+        if not self._admit(len(labels)):
+            return
+        stamp, partition = self._clock.at(ts)
+        lines = b"".join(
+            _dumps({"ts": stamp, "requestId": request_id, "row": row, "label": label})
+            for row, label in labels
+        )
+        self._entries.append((len(labels), True, partition, lines))
+
+    def _lines(self, ts: str, request_id: str, batch: Batch, prediction: Prediction) -> bytes:
+        """One JSON line per row. Model outputs are written exactly (a float32 probability as the float64
+        of the same value: rounding them cost more than the rest of the line); the class count was checked
+        at warm-up, so ``zip`` need not be strict per row."""
+        labels = prediction.predictions.tolist()
+        probabilities = None if prediction.probabilities is None else prediction.probabilities.tolist()
+        model, version, role = self.static["model"], self.static["version"], self.static["role"]
+        classes = self.classes
+        out: list[bytes] = []
+        for row, features in enumerate(self._features(batch)):
+            line: dict[str, Any] = {
+                "ts": ts, "requestId": request_id, "row": row, "model": model, "version": version,
+                "role": role, "features": features, "prediction": labels[row],
+            }  # fmt: skip
+            if probabilities is not None:
+                line["probabilities"] = dict(zip(classes, probabilities[row], strict=False))
+            out.append(_dumps(line))
+        return b"".join(out)
+
+    def _features(self, batch: Batch) -> list[dict[str, Any]]:
+        if batch.columns is not None:
+            columns = [batch.columns[n] for n in self.names]
+            return [dict(zip(self.names, values, strict=True)) for values in zip(*columns, strict=True)]
+        return [r if type(r) is dict else dict(zip(self.names, r, strict=True)) for r in batch.records]
 
     # -- flusher thread ----------------------------------------------------------------------------------
 
@@ -181,76 +236,50 @@ class TrafficLog:
         self.flush()
 
     def flush(self) -> None:
-        """Write everything buffered now (called by the flusher thread, or directly in tests).
-
-        The serialising happens here, off the request path, but it shares the GIL with the requests, so it
-        is kept lean (B3): timestamp and partition strings are made once per second, and the predictions
-        and probabilities of all requests taken are converted in one numpy call each, not one per request.
-        """
-        groups: dict[str, list[bytes]] = collections.defaultdict(list)
-        entries: list[_Entry] = []
+        """Write everything buffered now (called by the flusher thread, or directly in tests): encode the
+        big requests left for later, group by partition, and write objects of at most ``batch_size``
+        lines."""
+        groups: dict[str, list[tuple[int, bytes]]] = collections.defaultdict(list)
+        taken = 0
         while self._entries:
-            entries.append(self._entries.popleft())
-        self._taken += sum(e.batch.rows if e.batch is not None else len(e.feedback) for e in entries)
-        clock = _Clock()
-        predictions = [e for e in entries if e.batch is not None and e.prediction is not None]
-        if predictions:
-            self._prediction_lines(predictions, groups, clock)
-        for entry in entries:
-            if entry.batch is None or entry.prediction is None:
-                ts, partition = clock.at(entry.ts)
-                self._feedback_lines(entry, ts, groups[f"{self.feedback_root}/{partition}"])
-        for root, lines in groups.items():
-            for start in range(0, len(lines), self.batch_size):
-                self._write(root, lines[start : start + self.batch_size])
+            rows, feedback, partition, lines = self._entries.popleft()
+            taken += rows
+            if isinstance(lines, _Later):
+                lines = self._lines(lines.ts, lines.request_id, lines.batch, lines.prediction)
+            root = self.feedback_root if feedback else self.traffic_root
+            groups[f"{root}/{partition}"].append((rows, lines))
+        self._taken += taken
+        for root, blobs in groups.items():
+            for body, count in _objects(blobs, self.batch_size):
+                self._write(f"{root}/part-{uuid.uuid4().hex}.jsonl", body, count)
 
-    def _write(self, root: str, lines: list[bytes]) -> None:
-        uri = f"{root}/part-{uuid.uuid4().hex}.jsonl"
+    def _write(self, uri: str, body: bytes, lines: int) -> None:
         try:
-            self.store.put_bytes(uri, b"".join(lines), "application/x-ndjson")
+            self.store.put_bytes(uri, body, "application/x-ndjson", unique_key=True)
         except Exception as exc:  # noqa: BLE001 - the log must never take the server down; count and go on
-            log.warning("traffic log: dropped %d lines for %s: %s", len(lines), uri, exc)
-            self.metrics.log_dropped_storage.inc(len(lines))
+            log.warning("traffic log: dropped %d lines for %s: %s", lines, uri, exc)
+            self.metrics.log_dropped_storage.inc(lines)
             return
-        self.metrics.log_written.inc(len(lines))
+        self.metrics.log_written.inc(lines)
 
-    def _prediction_lines(self, entries: list[_Entry], groups: dict[str, list[bytes]], clock: _Clock) -> None:
-        outputs = [e.prediction for e in entries if e.prediction is not None]
-        predictions = np.concatenate([o.predictions for o in outputs]).tolist()
-        probabilities = None
-        if outputs[0].probabilities is not None:
-            stacked = np.concatenate([o.probabilities for o in outputs if o.probabilities is not None])
-            rounded = np.round(stacked.astype(np.float64), 6).tolist()
-            classes = self.classes  # the width was checked at warm-up: no strict zip per row
-            probabilities = [dict(zip(classes, p, strict=False)) for p in rounded]
-        model, version, role = self.static["model"], self.static["version"], self.static["role"]
-        at, last, out = 0, "", []
-        for entry in entries:
-            assert entry.batch is not None
-            ts, partition = clock.at(entry.ts)
-            if partition != last:
-                last, out = partition, groups[f"{self.traffic_root}/{partition}"]
-            rid = entry.request_id
-            for row, features in enumerate(self._features(entry.batch)):
-                line: dict[str, Any] = {
-                    "ts": ts, "requestId": rid, "row": row, "model": model, "version": version, "role": role,
-                    "features": features, "prediction": predictions[at],
-                }  # fmt: skip
-                if probabilities is not None:
-                    line["probabilities"] = probabilities[at]
-                out.append(_dumps(line))
-                at += 1
 
-    def _features(self, batch: Batch) -> list[dict[str, Any]]:
-        if batch.columns is not None:
-            columns = [batch.columns[n] for n in self.names]
-            return [dict(zip(self.names, values, strict=True)) for values in zip(*columns, strict=True)]
-        return [r if type(r) is dict else dict(zip(self.names, r, strict=True)) for r in batch.records]
-
-    @staticmethod
-    def _feedback_lines(entry: _Entry, ts: str, out: list[bytes]) -> None:
-        for row, label in entry.feedback:
-            out.append(_dumps({"ts": ts, "requestId": entry.request_id, "row": row, "label": label}))
+def _objects(blobs: list[tuple[int, bytes]], limit: int) -> Iterator[tuple[bytes, int]]:
+    """Join ``(lines, bytes)`` blobs into object bodies of at most ``limit`` lines, splitting a blob into its
+    lines only where it crosses a limit (orjson escapes line breaks inside strings, so ``\n`` ends a line)."""
+    parts: list[bytes] = []
+    count = 0
+    for rows, blob in blobs:
+        pieces = [(rows, blob)]
+        if count + rows > limit:
+            pieces = [(1, line + b"\n") for line in blob.split(b"\n")[:-1]]
+        for lines, piece in pieces:
+            if count + lines > limit:
+                yield b"".join(parts), count
+                parts, count = [], 0
+            parts.append(piece)
+            count += lines
+    if parts:
+        yield b"".join(parts), count
 
 
 def _dumps(line: dict[str, Any]) -> bytes:
