@@ -19,6 +19,15 @@ help: ## Show this help.
 	UV_PROJECT_ENVIRONMENT=.venv-alibi $(UV) sync --frozen --extra drift-alibi
 	@touch $@
 
+# MLServer, the peer B2 measures against, clashes with our pins: its own environment, from pinned versions.
+.venv-peers/.installed: benchmarks/peers.txt
+	$(UV) venv --quiet --allow-existing --python 3.11 .venv-peers
+	$(UV) pip sync --quiet --python .venv-peers/bin/python benchmarks/peers.txt
+	@touch $@
+
+.PHONY: peers
+peers: .venv-peers/.installed ## Install the peer server for B2 (MLServer) into .venv-peers.
+
 .PHONY: install
 install: .venv/.installed .venv-alibi/.installed ## Install mloop, every extra and the dev tools (uv, locked versions).
 
@@ -77,6 +86,7 @@ demo: install ## The whole loop on an embedded control plane: train, gate, serve
 
 .PHONY: bench
 bench: install ## Run the benchmarks; prints ratios and writes benchmarks/results.json.
+	-$(MAKE) --no-print-directory peers  # B2 says so and skips the peer if this fails
 	$(PY) -m benchmarks
 
 .PHONY: operator
@@ -89,4 +99,4 @@ emulator: install ## Run the Kubernetes API emulator on 127.0.0.1:8001, kubeconf
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches.
-	rm -rf .venv .venv-alibi .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .venv-alibi .venv-peers .mypy_cache .ruff_cache .pytest_cache
