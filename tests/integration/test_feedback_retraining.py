@@ -7,31 +7,22 @@ requests to S3 (moto) and the labels are posted to the Service as a user's label
 
 from __future__ import annotations
 
-import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import urllib3
-import yaml
 
 from mloop.artifacts import ArtifactStore
 from mloop.local.datasets import credit_csv, credit_frame
+from tests.support.examples import example
 from tests.support.kube import wait_for
 from tests.support.plane import Plane
 from tests.support.s3 import upload
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 API = "mloop.io/v1alpha1"
 SOURCE_ROWS, SERVED, LABELLED = 1500, 80, 50
-
-
-def example(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = copy.deepcopy(yaml.safe_load((ROOT / "examples" / name).read_text()))
-    body["metadata"]["namespace"] = "default"
-    return body
 
 
 def finished(plane: Plane, run: str, **spec: Any) -> dict[str, Any]:

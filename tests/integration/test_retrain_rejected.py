@@ -11,28 +11,19 @@ Deterministic: fixed data seeds, the project's split seed, one fixed-parameter c
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from mloop.demo.traffic import TrafficGenerator
 from mloop.local.datasets import credit_csv
+from tests.support.examples import example
 from tests.support.kube import condition, wait_for
 from tests.support.plane import Plane
 from tests.support.s3 import upload
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 API = "mloop.io/v1alpha1"
-
-
-def example(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = copy.deepcopy(yaml.safe_load((ROOT / "examples" / name).read_text()))
-    body["metadata"]["namespace"] = "default"
-    return body
 
 
 def get(plane: Plane, kind: str, name: str) -> dict[str, Any]:

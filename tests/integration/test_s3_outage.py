@@ -7,34 +7,25 @@ test heals it. The test itself reads and writes moto directly, to see what S3 re
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import urllib3
-import yaml
 from minio import Minio
 from prometheus_client.parser import text_string_to_metric_families
 
 from mloop.demo.traffic import TrafficGenerator
 from mloop.local.datasets import credit_csv
+from tests.support.examples import example
 from tests.support.kube import Kube, condition, wait_for
 from tests.support.plane import Plane, ProxiedPlane
 from tests.support.s3 import upload
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 API = "mloop.io/v1alpha1"
 TRAFFIC_PREFIX = "default/credit/traffic/credit/"
-
-
-def example(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = copy.deepcopy(yaml.safe_load((ROOT / "examples" / name).read_text()))
-    body["metadata"]["namespace"] = "default"
-    return body
 
 
 def start_project(plane: Plane) -> None:

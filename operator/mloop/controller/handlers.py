@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
@@ -38,6 +38,18 @@ __all__ = [
 ]
 
 MANAGED = {"app.kubernetes.io/managed-by": "mloop-operator"}
+
+Sync = Callable[[Mapping[str, Any], Dependencies], Awaitable[Any]]
+
+
+async def _sync_now(kind: str, sync: Sync, body: Mapping[str, Any], deps: Dependencies) -> None:
+    """Run a reconcile from an event handler. Events carry no retries: a temporary failure is left to the
+    object's own change handler and to the resync loop, which retry it."""
+    try:
+        with mapped_errors(kind, retry=0, settings=deps.settings, metrics=deps.metrics):
+            await sync(body, deps)
+    except kopf.TemporaryError:
+        return
 
 
 @kopf.on.resume(GROUP, VERSION, "mlprojects")
@@ -88,13 +100,8 @@ async def modeldeployment_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> N
     that analysis or the next resync.
     """
     deps: Dependencies = memo["deps"]
-    if not acts_at_once(body):
-        return
-    try:
-        with mapped_errors("ModelDeployment", retry=0, settings=deps.settings, metrics=deps.metrics):
-            await sync_modeldeployment(body, deps)
-    except kopf.TemporaryError:
-        return  # the change handler and the resync loop retry
+    if acts_at_once(body):
+        await _sync_now("ModelDeployment", sync_modeldeployment, body, deps)
 
 
 def acts_at_once(body: Mapping[str, Any]) -> bool:
@@ -120,13 +127,8 @@ def spec_is_newer(body: Mapping[str, Any]) -> bool:
 async def driftmonitor_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A spec edit takes effect at once, not after the window the change handler is waiting for."""
     deps: Dependencies = memo["deps"]
-    if not spec_is_newer(body):
-        return
-    try:
-        with mapped_errors("DriftMonitor", retry=0, settings=deps.settings, metrics=deps.metrics):
-            await sync_driftmonitor(body, deps)
-    except kopf.TemporaryError:
-        return  # the change handler and the resync loop retry
+    if spec_is_newer(body):
+        await _sync_now("DriftMonitor", sync_driftmonitor, body, deps)
 
 
 @kopf.on.resume(GROUP, VERSION, "driftmonitors")
@@ -142,12 +144,7 @@ async def driftmonitor_changed(body: kopf.Body, memo: kopf.Memo, retry: int, **_
 @kopf.on.event(GROUP, VERSION, "mlprojects")
 async def mlproject_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A champion change (a status write) rolls out to ``alias: champion`` deployments at once."""
-    deps: Dependencies = memo["deps"]
-    try:
-        with mapped_errors("ModelDeployment", retry=0, settings=deps.settings, metrics=deps.metrics):
-            await sync_deployments_of_project(body, deps)
-    except kopf.TemporaryError:
-        return
+    await _sync_now("ModelDeployment", sync_deployments_of_project, body, memo["deps"])
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={**MANAGED, "app.kubernetes.io/component": "trainer"})
@@ -161,11 +158,7 @@ async def job_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         owner = await deps.kube.get(TRAININGRUNS, body.metadata.namespace, run)
     except ApiNotFound:
         return
-    try:
-        with mapped_errors("TrainingRun", retry=0, settings=deps.settings, metrics=deps.metrics):
-            await sync_trainingrun(owner, deps)
-    except kopf.TemporaryError:
-        return  # the run's own handler and the resync loop retry
+    await _sync_now("TrainingRun", sync_trainingrun, owner, deps)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={**MANAGED, "app.kubernetes.io/component": "drift"})
@@ -177,7 +170,6 @@ async def drift_job_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         return
     try:
         owner = await deps.kube.get(DRIFTMONITORS, body.metadata.namespace, monitor)
-        with mapped_errors("DriftMonitor", retry=0, settings=deps.settings, metrics=deps.metrics):
-            await sync_driftmonitor(owner, deps)
-    except (ApiNotFound, kopf.TemporaryError):
+    except ApiNotFound:
         return
+    await _sync_now("DriftMonitor", sync_driftmonitor, owner, deps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Container, Mapping
+from types import EllipsisType
 from typing import Any
 
 from mloop.api.mlproject import MLProject
@@ -57,11 +58,12 @@ async def converge_serving(
     namespace = md.metadata.namespace or "default"
     name = md.metadata.name or ""
     scaling = md.spec.autoscaling
-    live_stable = (
-        await _spec_replicas(deps, namespace, serving_name(name, status.stable_version))
-        if scaling and status.stable_version
-        else None
-    )
+    read: dict[str, Mapping[str, Any] | None] = {}  # Deployments already read in this pass, by name
+    live_stable = None
+    if scaling and status.stable_version:
+        stable_name = serving_name(name, status.stable_version)
+        read[stable_name] = await _get_or_none(deps, DEPLOYMENTS, namespace, stable_name)
+        live_stable = _spec_replicas(read[stable_name])
     running = status.canary_version is not None
     if scaling:
         split = autoscaled_split(
@@ -101,7 +103,8 @@ async def converge_serving(
             s3=s3,
             traffic_uri=traffic_uri,
         )
-        await upsert(deps, DEPLOYMENTS, namespace, manifest)
+        current = read.get(manifest["metadata"]["name"], ...)
+        await upsert(deps, DEPLOYMENTS, namespace, manifest, current=current)
         if replicas > 0:
             serving.add(version_name)
     selector = f"mloop.io/deployment={name}"
@@ -119,14 +122,19 @@ async def converge_serving(
     return await _converge_route(body, md, status, deps, route_ready=route_ready)
 
 
-async def _spec_replicas(deps: Dependencies, namespace: str, name: str) -> int | None:
+def _spec_replicas(deployment: Mapping[str, Any] | None) -> int | None:
     """A Deployment's ``spec.replicas`` now (on the stable track: the HPA's choice), None if absent."""
+    replicas = ((deployment or {}).get("spec") or {}).get("replicas")
+    return int(replicas) if isinstance(replicas, int) else None
+
+
+async def _get_or_none(
+    deps: Dependencies, rt: ResourceType, namespace: str, name: str
+) -> Mapping[str, Any] | None:
     try:
-        current = await deps.kube.get(DEPLOYMENTS, namespace, name)
+        return await deps.kube.get(rt, namespace, name)
     except ApiNotFound:
         return None
-    replicas = (current.get("spec") or {}).get("replicas")
-    return int(replicas) if isinstance(replicas, int) else None
 
 
 async def _converge_route(
@@ -170,12 +178,14 @@ async def upsert(
     manifest: dict[str, Any],
     *,
     replace: tuple[str, ...] = (),
+    current: Mapping[str, Any] | EllipsisType | None = ...,
 ) -> None:
-    """Create, or patch when a field we set differs: a settled child costs one read and no write."""
+    """Create, or patch when a field we set differs: a settled child costs one read and no write.
+    ``current``: the object as already read in this pass (None: absent); ``...`` reads it here."""
     name = manifest["metadata"]["name"]
-    try:
-        current = await deps.kube.get(rt, namespace, name)
-    except ApiNotFound:
+    if current is ...:
+        current = await _get_or_none(deps, rt, namespace, name)
+    if current is None:
         with contextlib.suppress(AlreadyExists):
             await deps.kube.create(rt, namespace, manifest)
         return
