@@ -18,6 +18,7 @@ from mloop.server import v2
 from mloop.server.metrics import ServerMetrics
 from mloop.server.model import OnnxModel, Prediction
 from mloop.server.settings import ServerSettings
+from mloop.server.tensors import TensorValidator
 from mloop.server.trafficlog import TrafficLog
 from mloop.server.validation import Batch, RequestError, Validator, parse_json
 
@@ -53,6 +54,7 @@ class DataPlane:
         self.metrics = metrics
         self.traffic = traffic
         self.validator = Validator(self.signature, settings.max_instances)
+        self.tensors = TensorValidator(self.validator)
         self.name = settings.name
         self.version = settings.version
         self.classes = list(self.signature.classes)
@@ -116,7 +118,7 @@ class DataPlane:
             for k, out in enumerate(request.outputs):
                 if out not in self.output_names:
                     raise RequestError(422, f"unknown output {out!r}", f"outputs[{k}].name", out)
-        batch = self.validator.tensors(request.inputs, request.data)
+        batch = self.tensors.batch(request.inputs, request.data)
         request_id = request.id or new_request_id()
         prediction = self._run(batch, request_id)
         answer = v2.encode_infer(

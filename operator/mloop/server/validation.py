@@ -8,6 +8,7 @@ length, too many rows) are 400; field problems (missing, extra, wrong type, NaN/
 
 Speed: the happy path touches each value once at C speed (``itemgetter`` and ``map(type, …)`` over the
 rows, one ``np.array`` for all numeric features); the slow per-value scans run only to name a bad field.
+Open Inference Protocol v2 tensors go through ``tensors.TensorValidator``, which reuses the column checks.
 """
 
 from __future__ import annotations
@@ -27,14 +28,24 @@ from numpy.typing import NDArray
 
 from mloop.server.model import Feature, Signature
 
-__all__ = ["Batch", "RequestError", "Validator", "parse_json"]
+__all__ = [
+    "F32_MAX",
+    "NUMBER",
+    "NUMBER_OR_NULL",
+    "Batch",
+    "RequestError",
+    "Validator",
+    "bad_number",
+    "parse_json",
+    "string_column",
+]
 
-_NUMBER = frozenset({int, float})
+NUMBER = frozenset({int, float})
 _FLOAT = frozenset({float})
-_NUMBER_OR_NULL = frozenset({int, float, type(None)})
+NUMBER_OR_NULL = frozenset({int, float, type(None)})
 _STRING = frozenset({str})
 _STRING_OR_NULL = frozenset({str, type(None)})
-_F32_MAX = float(np.finfo(np.float32).max)
+F32_MAX = float(np.finfo(np.float32).max)
 _FEW_ROWS = 8  # up to this many rows: checks on Python builtins, one small array per feature (B2 profile)
 
 
@@ -92,14 +103,14 @@ def _in_float32_range(values: list[Any]) -> bool:
     (abs, compare, all) and cut ~5 µs per request in-process, part of it in the ORT call that follows.
     """
     try:  # ints add exactly; a huge one overflows when the sum or a bound meets a float
-        return math.isfinite(sum(values)) and min(values) >= -_F32_MAX and max(values) <= _F32_MAX
+        return math.isfinite(sum(values)) and min(values) >= -F32_MAX and max(values) <= F32_MAX
     except OverflowError:
         return False
 
 
-def _is_bad_number(value: Any) -> str | None:
+def bad_number(value: Any) -> str | None:
     """Why ``value`` cannot be a float32 feature value (None = it can)."""
-    if type(value) not in _NUMBER:
+    if type(value) not in NUMBER:
         return f"expected a number, got {_kind(value)}"
     try:
         number = float(value)
@@ -107,7 +118,7 @@ def _is_bad_number(value: Any) -> str | None:
         return "number out of range"
     if not math.isfinite(number):
         return "NaN and ±Infinity are not allowed"
-    if abs(number) > _F32_MAX:
+    if abs(number) > F32_MAX:
         return "number out of float32 range"
     return None
 
@@ -221,9 +232,7 @@ class Validator:
         if str_keys and not self._string_block(rows, str_keys, feeds):
             for key, feature in str_keys:
                 values = [row[key] for row in rows]
-                feeds[feature.name] = self._string_column(
-                    values, feature, partial(_bound, field, key, feature)
-                )
+                feeds[feature.name] = string_column(values, feature, partial(_bound, field, key, feature))
         return feeds
 
     def _numeric_block(
@@ -238,7 +247,7 @@ class Validator:
         if len(table) <= _FEW_ROWS:
             flat = list(itertools.chain.from_iterable(table))
             kinds = set(map(type, flat))
-            if kinds <= _NUMBER and _in_float32_range(flat):
+            if kinds <= NUMBER and _in_float32_range(flat):
                 if (
                     kinds == _FLOAT and self._all_f32
                 ):  # a float rounds to float32 alike with or without float64
@@ -249,13 +258,13 @@ class Validator:
                 return
         else:
             kinds = set(map(type, itertools.chain.from_iterable(table)))
-        if kinds <= _NUMBER_OR_NULL:
+        if kinds <= NUMBER_OR_NULL:
             try:
                 block = np.array(table, dtype=np.float64)  # None becomes NaN
             except (OverflowError, ValueError):
                 block = None
         if block is not None:
-            ok = np.abs(block) <= _F32_MAX  # False for NaN and ±Inf too: one comparison checks all three
+            ok = np.abs(block) <= F32_MAX  # False for NaN and ±Inf too: one comparison checks all three
             if type(None) in kinds:
                 nulls = np.array([[v is None for v in row] for row in table], dtype=bool)
                 if self._all_nullable or not (nulls & ~self._nullable_mask).any():
@@ -286,7 +295,7 @@ class Validator:
                             422, "null is not allowed here", field(i, key, feature), feature.name
                         )
                     continue
-                problem = _is_bad_number(value)
+                problem = bad_number(value)
                 if problem:
                     raise RequestError(422, problem, field(i, key, feature), feature.name)
         raise RequestError(422, "invalid numeric values")  # pragma: no cover - the scan always finds one
@@ -315,151 +324,30 @@ class Validator:
             feeds[feature.name] = columns[j]
         return True
 
-    @staticmethod
-    def _string_column(values: list[Any], feature: Feature, field: Callable[[int], str]) -> NDArray[Any]:
-        kinds = set(map(type, values))
-        if not kinds <= _STRING_OR_NULL or (type(None) in kinds and not feature.nullable):
-            for i, value in enumerate(values):
-                if value is None and not feature.nullable:
-                    raise RequestError(422, "null is not allowed here", field(i), feature.name)
-                if value is not None and type(value) is not str:
-                    raise RequestError(422, f"expected a string, got {_kind(value)}", field(i), feature.name)
-        if type(None) in kinds:
-            values = ["" if v is None else v for v in values]
-        try:
-            "".join(values).encode("utf-8")
-        except UnicodeEncodeError:
-            bad = next(i for i, v in enumerate(values) if not _utf8(v))
-            raise RequestError(
-                422, "text is not valid Unicode (lone surrogate)", field(bad), feature.name
-            ) from None
-        return np.array(values, dtype=object).reshape(-1, 1)
 
-    # -- Open Inference Protocol v2 -----------------------------------------------------------------------
-
-    def tensors(self, inputs: Any, data: Sequence[Sequence[Any]]) -> Batch:
-        """Per-feature tensors (``inputs[k].name`` = feature) or one [N, F] table; ``data`` holds each
-        tensor's flattened elements (decoded from JSON or the binary extension by the caller)."""
-        if len(inputs) == 1 and inputs[0]["name"] not in self.keyset and len(self.names) > 1:
-            return self._table(inputs[0], data[0])
-        seen: dict[str, int] = {}
-        for k, tensor in enumerate(inputs):
-            name = tensor["name"]
-            if name not in self.keyset:
-                raise RequestError(
-                    422, "unknown input (not a feature of this model)", f"inputs[{k}].name", name
-                )
-            if name in seen:
-                raise RequestError(422, "input given twice", f"inputs[{k}].name", name)
-            seen[name] = k
-        missing = [n for n in self.names if n not in seen]
-        if missing:
-            raise RequestError(422, "missing input", "inputs", missing[0])
-        n = -1
-        for k, tensor in enumerate(inputs):
-            shape = tensor["shape"]
-            if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
-                raise RequestError(
-                    400, f"feature tensors must be [N] or [N, 1], got {shape}", f"inputs[{k}].shape"
-                )
-            if n not in (-1, shape[0]):
-                raise RequestError(400, "all inputs must have the same number of rows", f"inputs[{k}].shape")
-            n = shape[0]
-        if not 0 < n <= self.max_instances:
-            raise RequestError(400, f"between 1 and {self.max_instances} rows per request, got {n}", "inputs")
-        feeds: dict[str, NDArray[Any]] = {}
-        columns: dict[str, list[Any]] = {}
-        for f in self.signature.features:
-            k = seen[f.name]
-            datatype, values = inputs[k]["datatype"], data[k]
-            if f.numeric:
-                if datatype in ("BYTES", "BOOL"):
-                    raise RequestError(
-                        422,
-                        f"numeric feature needs a numeric datatype, got {datatype}",
-                        f"inputs[{k}].datatype",
-                        f.name,
-                    )
-                feeds[f.name] = self._numeric_column(values, f, partial(_v2_field, k))
-                columns[f.name] = (
-                    feeds[f.name].reshape(-1).tolist() if not isinstance(values, list) else values
-                )
-            else:
-                if datatype != "BYTES":
-                    raise RequestError(
-                        422,
-                        f"categorical feature needs BYTES, got {datatype}",
-                        f"inputs[{k}].datatype",
-                        f.name,
-                    )
-                feeds[f.name] = self._string_column(list(values), f, partial(_v2_field, k))
-                columns[f.name] = feeds[f.name].reshape(-1).tolist()
-        return Batch(n, feeds, (), columns)
-
-    def _numeric_column(self, values: Sequence[Any], f: Feature, field: Callable[[int], str]) -> NDArray[Any]:
-        if isinstance(values, np.ndarray):
-            array = values.astype(np.float64)
-            nulls = None
-        else:
-            kinds = set(map(type, values))
-            allowed = _NUMBER_OR_NULL if f.nullable else _NUMBER
-            array = None
-            if kinds <= allowed:
-                try:
-                    array = np.array(values, dtype=np.float64)
-                except (OverflowError, ValueError):
-                    array = None
-            nulls = np.array([v is None for v in values]) if type(None) in kinds else None
-            if array is None:
-                self._raise_column(values, f, field)
-        assert array is not None
-        ok = np.isfinite(array) & (np.abs(array) <= _F32_MAX)
-        if nulls is not None:
-            ok |= nulls
-        if not ok.all():
-            i = int(np.argmin(ok))
-            raise RequestError(422, "NaN, ±Infinity or out of float32 range", field(i), f.name)
-        return array.astype(self.dtypes[f.name]).reshape(-1, 1)
-
-    @staticmethod
-    def _raise_column(values: Sequence[Any], f: Feature, field: Callable[[int], str]) -> None:
+def string_column(values: list[Any], feature: Feature, field: Callable[[int], str]) -> NDArray[Any]:
+    """One categorical column as an [N, 1] object array; null becomes "" where the feature is nullable."""
+    kinds = set(map(type, values))
+    if not kinds <= _STRING_OR_NULL or (type(None) in kinds and not feature.nullable):
         for i, value in enumerate(values):
-            if value is None:
-                if not f.nullable:
-                    raise RequestError(422, "null is not allowed here", field(i), f.name)
-                continue
-            problem = _is_bad_number(value)
-            if problem:
-                raise RequestError(422, problem, field(i), f.name)
-        raise RequestError(422, "invalid numeric values", field(0), f.name)  # pragma: no cover
-
-    def _table(self, tensor: dict[str, Any], values: Sequence[Any]) -> Batch:
-        """One [N, F] tensor: rows in signature order, validated exactly like ``/predict`` list rows."""
-        shape, width = tensor["shape"], len(self.names)
-        if len(shape) != 2 or shape[1] != width:
-            raise RequestError(400, f"a table input must be [N, {width}], got {shape}", "inputs[0].shape")
-        if tensor["datatype"] not in ("BYTES", "FP32", "FP64") or (
-            tensor["datatype"] != "BYTES" and self.strings
-        ):
-            raise RequestError(
-                422, f"datatype {tensor['datatype']} cannot carry these features", "inputs[0].datatype"
-            )
-        flat = values.tolist() if isinstance(values, np.ndarray) else list(values)
-        rows = [flat[i * width : (i + 1) * width] for i in range(shape[0])]
-        try:
-            return self.instances({"instances": rows})
-        except RequestError as exc:
-            raise RequestError(
-                exc.status, exc.message, (exc.field or "").replace("instances", "inputs[0].data"), exc.feature
-            ) from None
+            if value is None and not feature.nullable:
+                raise RequestError(422, "null is not allowed here", field(i), feature.name)
+            if value is not None and type(value) is not str:
+                raise RequestError(422, f"expected a string, got {_kind(value)}", field(i), feature.name)
+    if type(None) in kinds:
+        values = ["" if v is None else v for v in values]
+    try:
+        "".join(values).encode("utf-8")
+    except UnicodeEncodeError:
+        bad = next(i for i, v in enumerate(values) if not _utf8(v))
+        raise RequestError(
+            422, "text is not valid Unicode (lone surrogate)", field(bad), feature.name
+        ) from None
+    return np.array(values, dtype=object).reshape(-1, 1)
 
 
 def _bound(field: Callable[[int, Any, Feature], str], key: Any, feature: Feature, i: int) -> str:
     return field(i, key, feature)
-
-
-def _v2_field(k: int, i: int) -> str:
-    return f"inputs[{k}].data[{i}]"
 
 
 def _utf8(value: str) -> bool:
