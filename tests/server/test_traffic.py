@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mloop.artifacts import ArtifactStore, StorageUnavailable
+from mloop.artifacts import ArtifactStore, ObjectExists, StorageUnavailable
 from mloop.server.metrics import PROBABILITY_BUCKETS, ServerMetrics
 from mloop.server.model import Prediction
 from mloop.server.trafficlog import ENCODE_NOW_MAX_ROWS, TrafficLog, feedback_prefix
@@ -185,31 +185,100 @@ def test_full_buffer_drops_and_counts_without_blocking(
     assert stop_seconds < 10, "shutdown must not wait for a hung S3 beyond the grace period"
 
 
-class FailingStore:
-    def __init__(self) -> None:
-        self.calls = 0
+class FlakyStore:
+    """S3 that is down for the first ``down`` writes, then up; remembers what it holds by key."""
+
+    def __init__(self, down: int) -> None:
+        self.down = down
+        self.calls: list[str] = []
+        self.objects: dict[str, bytes] = {}
 
     def put_bytes(self, uri: str, data: bytes, content_type: str = "", *, unique_key: bool = False) -> object:
-        self.calls += 1
-        raise StorageUnavailable("S3 is down (gave up after 5 attempts)", uri=uri)
+        self.calls.append(uri)
+        if len(self.calls) <= self.down:
+            raise StorageUnavailable("S3 is down (gave up after 5 attempts)", uri=uri)
+        self.objects[uri] = data
+        return uri
 
 
-def test_storage_failures_are_counted_as_dropped() -> None:
-    metrics = ServerMetrics("m", "v", "stable", buckets=PROBABILITY_BUCKETS, classes=["0", "1"])
-    store = FailingStore()
-    log = TrafficLog(store, "s3://b/ns/p/traffic/", deployment="d", model="m", version="v", role="stable",
-                     names=["x"], classes=["0", "1"], metrics=metrics,
-                     batch_size=2, capacity=100)  # fmt: skip
+def _three_rows_twice(log: TrafficLog) -> None:
     batch = Batch(3, {}, [{"x": 1.0}, {"x": 2.0}, {"x": None}])
     prediction = Prediction(
         np.array([0, 1, 1]), np.full((3, 2), 0.5, np.float32), None, np.full(3, 0.5, np.float32)
     )
     log.add_prediction(0.0, "r1", batch, prediction)
     log.add_prediction(3600.0 * 5 + 1, "r2", batch, prediction)  # another hour: another partition
+
+
+def _log(store: FlakyStore, capacity: int = 100) -> tuple[TrafficLog, ServerMetrics]:
+    metrics = ServerMetrics("m", "v", "stable", buckets=PROBABILITY_BUCKETS, classes=["0", "1"])
+    log = TrafficLog(store, "s3://b/ns/p/traffic/", deployment="d", model="m", version="v", role="stable",
+                     names=["x"], classes=["0", "1"], metrics=metrics,
+                     batch_size=2, capacity=capacity)  # fmt: skip
+    return log, metrics
+
+
+def test_failed_writes_are_held_and_written_again_under_the_same_keys() -> None:
+    store = FlakyStore(down=1)
+    log, metrics = _log(store)
+    _three_rows_twice(log)
     log.flush()
-    assert store.calls == 4  # two partitions, 3 lines each, at most 2 lines per object
-    assert metrics.log_dropped_storage._value.get() == 6
+    # The first write failed: S3 is taken to be down, so the other three objects were not even tried.
+    assert len(store.calls) == 1
+    assert log.pending() == 6
+    assert metrics.log_held._value.get() == 6
+    assert metrics.log_dropped_storage._value.get() == 0
+    log.flush()  # S3 is back
+    assert len(store.calls) == 5
+    assert store.calls[1] == store.calls[0]  # the failed object again, under its key
+    assert sorted(store.objects) == sorted(set(store.calls))  # two partitions, 3 lines each, 2 per object
+    assert sum(body.count(b"\n") for body in store.objects.values()) == 6
     assert log.pending() == 0
+    assert metrics.log_held._value.get() == 0
+    assert metrics.log_written._value.get() == 6
+    assert metrics.log_dropped_storage._value.get() == 0
+
+
+class LostAnswerStore(FlakyStore):
+    """The first write lands in S3 but its answer is lost; a write to a taken key is refused (412)."""
+
+    def put_bytes(self, uri: str, data: bytes, content_type: str = "", *, unique_key: bool = False) -> object:
+        self.calls.append(uri)
+        if uri in self.objects:
+            raise ObjectExists(f"put {uri}: the key already exists", uri=uri)
+        self.objects[uri] = data
+        if len(self.calls) == 1:
+            raise StorageUnavailable("connection reset while reading the answer", uri=uri)
+        return uri
+
+
+def test_a_held_write_that_had_landed_counts_once() -> None:
+    store = LostAnswerStore(down=0)
+    log, metrics = _log(store)
+    _three_rows_twice(log)
+    log.flush()
+    assert metrics.log_held._value.get() == 6
+    log.flush()
+    assert store.calls[1] == store.calls[0]
+    assert log.pending() == 0
+    assert metrics.log_written._value.get() == 6
+    assert sum(body.count(b"\n") for body in store.objects.values()) == 6
+
+
+def test_held_rows_count_against_the_buffer_and_are_dropped_only_at_shutdown() -> None:
+    store = FlakyStore(down=1000)
+    log, metrics = _log(store, capacity=9)
+    _three_rows_twice(log)
+    log.flush()
+    assert log.pending() == 6
+    _three_rows_twice(log)  # 6 held + 6 new > 9: the first 3 fit, the last 3 are refused
+    assert metrics.log_dropped_full._value.get() == 3
+    log.stop(timeout=1.0)
+    assert metrics.log_dropped_storage._value.get() == 9
+    assert metrics.log_written._value.get() == 0
+
+
+def test_the_feedback_prefix_is_the_traffic_prefix_sibling() -> None:
     assert feedback_prefix("s3://b/ns/p/traffic/") == "s3://b/ns/p/feedback/"
     assert feedback_prefix("s3://b/traffic") == "s3://b/feedback/"
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -167,12 +167,18 @@ class ServerMetrics:
         ).labels(*labels)
         dropped = Counter(
             "mloop_traffic_log_dropped",
-            "Traffic-log lines dropped (buffer_full: the buffer was full; storage: S3 failed after retries)",
+            "Traffic-log lines dropped (buffer_full: the buffer was full; storage: unwritten at shutdown)",
             [*LABELS, "reason"],
             registry=r,
         )
         self.log_dropped_full = dropped.labels(*labels, "buffer_full")
         self.log_dropped_storage = dropped.labels(*labels, "storage")
+        self.log_held = Gauge(
+            "mloop_traffic_log_held",
+            "Traffic-log lines whose S3 write failed, kept (within --log-buffer) to be written again",
+            LABELS,
+            registry=r,
+        ).labels(*labels)
         self.feedback = Counter("mloop_feedback", "Feedback labels received", LABELS, registry=r).labels(
             *labels
         )

@@ -23,9 +23,11 @@ with the log. (Encoding in the flusher instead cost several times more per row, 
 with the requests for the GIL and finds the rows long gone from cache.) When the buffer holds
 ``--log-buffer`` rows, new rows are dropped and counted in
 ``mloop_traffic_log_dropped_total{reason="buffer_full"}``; requests never wait. A daemon thread writes
-when ``--log-batch-size`` rows are waiting or every ``--log-flush-seconds``; the store retries S3 outages
-and a batch that still fails is counted as ``reason="storage"``. ``stop`` flushes what is left (SIGTERM),
-bounded by ``--shutdown-grace``.
+when ``--log-batch-size`` rows are waiting or every ``--log-flush-seconds``. The store retries a failed
+write for a few seconds; an object that still fails is kept, counted in ``mloop_traffic_log_held`` and
+in the buffer, and written again (same key) at the next flush, so an S3 outage loses no rows unless it
+outlasts the buffer. ``stop`` flushes what is left (SIGTERM), bounded by ``--shutdown-grace``; rows still
+unwritten then are counted as ``reason="storage"``.
 """
 
 from __future__ import annotations
@@ -149,6 +151,8 @@ class TrafficLog:
         self._clock = _Clock()  # the event loop's: the flusher never formats a time
         self._added = 0  # rows appended: written by the event loop only
         self._taken = 0  # rows taken by the flusher: written by the flusher only
+        self._held: list[tuple[str, bytes, int]] = []  # (uri, body, lines) whose write failed: flusher only
+        self._held_rows = 0  # their lines, which still count against the capacity
         self._wake = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="traffic-log", daemon=True)
@@ -156,10 +160,11 @@ class TrafficLog:
     # -- request path (event loop) ---------------------------------------------------------------------
 
     def pending(self) -> int:
-        return self._added - self._taken
+        """Rows buffered or held after a failed write: not yet in S3."""
+        return self._added - self._taken + self._held_rows
 
     def _admit(self, rows: int) -> bool:
-        if self._added - self._taken + rows > self.capacity:
+        if self._added - self._taken + self._held_rows + rows > self.capacity:
             self.metrics.log_dropped_full.inc(rows)
             return False
         self._added += rows
@@ -224,8 +229,8 @@ class TrafficLog:
         if self._thread.is_alive():
             self._thread.join(timeout)
         left = self.pending()
-        if self._thread.is_alive() and left:
-            log.warning("traffic log: %d rows not flushed within %.1f s; counted as dropped", left, timeout)
+        if left:
+            log.warning("traffic log: %d rows not written at shutdown; counted as dropped", left)
             self.metrics.log_dropped_storage.inc(left)
 
     def _run(self) -> None:
@@ -238,7 +243,8 @@ class TrafficLog:
     def flush(self) -> None:
         """Write everything buffered now (called by the flusher thread, or directly in tests): encode the
         big requests left for later, group by partition, and write objects of at most ``batch_size``
-        lines."""
+        lines, after the objects held from a failed flush. Once a write fails, S3 is taken to be down for
+        this flush: the objects left are held without trying (each try costs the store's retries)."""
         groups: dict[str, list[tuple[int, bytes]]] = collections.defaultdict(list)
         taken = 0
         while self._entries:
@@ -248,19 +254,34 @@ class TrafficLog:
                 lines = self._lines(lines.ts, lines.request_id, lines.batch, lines.prediction)
             root = self.feedback_root if feedback else self.traffic_root
             groups[f"{root}/{partition}"].append((rows, lines))
+        objects = self._held + [
+            (f"{root}/part-{uuid.uuid4().hex}.jsonl", body, count)
+            for root, blobs in groups.items()
+            for body, count in _objects(blobs, self.batch_size)
+        ]
+        self._held_rows += taken  # counted as held while written, so pending() never dips in between
         self._taken += taken
-        for root, blobs in groups.items():
-            for body, count in _objects(blobs, self.batch_size):
-                self._write(f"{root}/part-{uuid.uuid4().hex}.jsonl", body, count)
+        held: list[tuple[str, bytes, int]] = []
+        for uri, body, count in objects:
+            if held or not self._write(uri, body, count):
+                held.append((uri, body, count))
+        self._held = held
+        self._held_rows = sum(count for _, _, count in held)
+        self.metrics.log_held.set(self._held_rows)
 
-    def _write(self, uri: str, body: bytes, lines: int) -> None:
+    def _write(self, uri: str, body: bytes, lines: int) -> bool:
         try:
             self.store.put_bytes(uri, body, "application/x-ndjson", unique_key=True)
-        except Exception as exc:  # noqa: BLE001 - the log must never take the server down; count and go on
-            log.warning("traffic log: dropped %d lines for %s: %s", lines, uri, exc)
-            self.metrics.log_dropped_storage.inc(lines)
-            return
+        except Exception as exc:  # noqa: BLE001 - the log must never take the server down; hold and go on
+            from mloop.artifacts.errors import ObjectExists  # noqa: PLC0415 - only on this rare path
+
+            # The key is random and a PUT is all or nothing: if it exists, an earlier try wrote this body
+            # and only its answer was lost.
+            if not isinstance(exc, ObjectExists):
+                log.warning("traffic log: %d lines for %s held for the next flush: %s", lines, uri, exc)
+                return False
         self.metrics.log_written.inc(lines)
+        return True
 
 
 def _objects(blobs: list[tuple[int, bytes]], limit: int) -> Iterator[tuple[bytes, int]]:
