@@ -6,9 +6,8 @@ dependency nor installed, so it could not be measured side by side; the raw app 
 Measured on a shared 2-vCPU VM (B2, one row per request, medians of alternating rounds, five runs):
 0.80-0.90x the floor at one connection and 0.83-0.86x at eight; in-process the app costs ~22 µs per
 request more than the floor's (~36 µs, two thirds of it ONNX Runtime): validation, metrics and request
-ids, which the floor does not do. B3: metrics + S3 logging on vs off 0.88-1.05x at one connection and
-0.82-1.02x at eight (~15 µs per request in-process, most of it the flusher thread serialising lines);
-B4: 64-row requests give ~32-40x the rows/s.
+ids, which the floor does not do. B3: metrics + S3 logging on vs off, see ``trafficlog`` for why small
+requests are encoded on the request path; B4: 64-row requests give ~32-40x the rows/s.
 
 Error contract: every error is JSON ``{"error", "code", "field"?, "feature"?, "requestId"}``. Bodies over
 ``--max-body-bytes`` get 413 before any parsing — from ``Content-Length`` when present, and by counting
