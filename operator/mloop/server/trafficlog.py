@@ -286,7 +286,7 @@ class TrafficLog:
 
 def _objects(blobs: list[tuple[int, bytes]], limit: int) -> Iterator[tuple[bytes, int]]:
     """Join ``(lines, bytes)`` blobs into object bodies of at most ``limit`` lines, splitting a blob into its
-    lines only where it crosses a limit (orjson escapes line breaks inside strings, so ``\n`` ends a line)."""
+    lines only where it crosses a limit (orjson escapes line breaks inside strings: a raw one ends a line)."""
     parts: list[bytes] = []
     count = 0
     for rows, blob in blobs:
