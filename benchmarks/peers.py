@@ -3,8 +3,8 @@ pipeline that B2 serves as ONNX, in its own environment (``make peers``: ``.venv
 ``benchmarks/peers.txt``; MLServer's dependencies clash with ours, and the pickled pipeline needs the same
 scikit-learn, numpy and pandas as ours, which the pins keep equal).
 
-MLServer is configured as its documentation suggests for one small model: inference in the server process
-(``parallel_workers: 0``, no worker-pool hop), ``predict_proba`` as the output, and one request of
+MLServer is configured for one small model and the setting closest to ours: inference in the server process
+(``parallel_workers: 0``, no hop to a worker pool), ``predict_proba`` as the output, and one request of
 Open Inference Protocol v2 JSON per row with ``content_type: pd`` so that the pipeline gets the DataFrame it
 was fitted on. When the environment is missing, B2 says so and compares nothing: no peer number is faked.
 """
