@@ -18,6 +18,7 @@ import pytest
 
 from mloop.local.datasets import credit_csv
 from tests.integration.test_canary_rollback import API, deployment, example, trained
+from tests.support.examples import small_project
 from tests.support.kube import KubeError, condition, wait_for
 from tests.support.plane import Plane
 from tests.support.s3 import upload
@@ -33,15 +34,7 @@ CHILDREN = {"httproutes", "services", "deployments", "poddisruptionbudgets", "ho
 
 
 def create_project(plane: Plane) -> None:
-    upload(plane.s3, plane.bucket, "datasets/usual.csv", credit_csv(1500, seed=7))
-    project = example("mlproject.yaml")
-    project["spec"]["storage"] = {"bucket": plane.bucket}
-    project["spec"]["data"]["source"]["uri"] = f"s3://{plane.bucket}/datasets/usual.csv"
-    project["spec"]["training"]["candidates"] = [
-        {"algorithm": "logistic_regression", "params": {"max_iter": 500}}
-    ]
-    project["spec"]["problem"]["kpis"] = [{"metric": "roc_auc", "min": 0.7}]
-    plane.kube.create(project)
+    small_project(plane, "datasets/usual.csv", min_roc_auc=0.7)
 
 
 def ready_reason(plane: Plane) -> str | None:

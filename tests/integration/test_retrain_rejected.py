@@ -17,7 +17,7 @@ import pytest
 
 from mloop.demo.traffic import TrafficGenerator
 from mloop.local.datasets import credit_csv
-from tests.support.examples import example
+from tests.support.examples import example, small_project
 from tests.support.kube import condition, wait_for
 from tests.support.plane import Plane
 from tests.support.s3 import upload
@@ -54,15 +54,7 @@ def drift_runs(plane: Plane) -> list[dict[str, Any]]:
 
 def test_a_worse_retrained_model_is_rejected_and_the_champion_keeps_serving(plane: Plane) -> None:
     bucket = plane.bucket
-    upload(plane.s3, bucket, "datasets/credit/part-0001.csv", credit_csv(1500, seed=7))
-    project = example("mlproject.yaml")
-    project["spec"]["storage"] = {"bucket": bucket}
-    project["spec"]["data"]["source"]["uri"] = f"s3://{bucket}/datasets/credit/"
-    project["spec"]["training"]["candidates"] = [
-        {"algorithm": "logistic_regression", "params": {"max_iter": 500}}
-    ]
-    project["spec"]["problem"]["kpis"] = [{"metric": "roc_auc", "min": 0.7}]
-    plane.kube.create(project)
+    small_project(plane, "datasets/credit/part-0001.csv", uri="datasets/credit/", min_roc_auc=0.7)
     plane.kube.create(
         {
             "apiVersion": API,

@@ -17,11 +17,9 @@ from minio import Minio
 from prometheus_client.parser import text_string_to_metric_families
 
 from mloop.demo.traffic import TrafficGenerator
-from mloop.local.datasets import credit_csv
-from tests.support.examples import example
+from tests.support.examples import example, small_project
 from tests.support.kube import Kube, condition, wait_for
 from tests.support.plane import Plane, ProxiedPlane
-from tests.support.s3 import upload
 
 pytestmark = pytest.mark.integration
 API = "mloop.io/v1alpha1"
@@ -29,14 +27,7 @@ TRAFFIC_PREFIX = "default/credit/traffic/credit/"
 
 
 def start_project(plane: Plane) -> None:
-    upload(plane.s3, plane.bucket, "datasets/credit.csv", credit_csv(1500, seed=7))
-    project = example("mlproject.yaml")
-    project["spec"]["storage"] = {"bucket": plane.bucket}
-    project["spec"]["data"]["source"]["uri"] = f"s3://{plane.bucket}/datasets/credit.csv"
-    project["spec"]["training"]["candidates"] = [
-        {"algorithm": "logistic_regression", "params": {"max_iter": 500}}
-    ]
-    plane.kube.create(project)
+    small_project(plane, "datasets/credit.csv")
 
 
 def create_run(kube: Kube, name: str) -> None:
