@@ -63,6 +63,10 @@ class DataPlane:
             {"label", "probabilities"} if self.signature.classifier else {"variable"}
         )
         self._metadata = orjson.dumps(v2.model_metadata(self.signature, self.name, self.version))
+        self._answer_tail = b',"model":%b,"version":%b,"requestId":"' % (
+            orjson.dumps(self.name),
+            orjson.dumps(self.version),
+        )
 
     # -- health ------------------------------------------------------------------------------------------
 
@@ -93,20 +97,16 @@ class DataPlane:
         batch = self.validator.instances(parse_json(body))
         request_id = new_request_id()
         prediction = self._run(batch, request_id)
-        labels = prediction.predictions
-        answer: dict[str, Any] = {
-            "predictions": labels.tolist(),
-            "model": self.name,
-            "version": self.version,
-            "requestId": request_id,
-        }
+        # Pieces joined around one small dumps: ~2x cheaper than a dict for one row, and the request id is
+        # ours (hex and dashes), so it needs no escaping.
+        parts = [b'{"predictions":', orjson.dumps(prediction.predictions.tolist())]
         if prediction.probabilities is not None:
             classes = self.classes
             # strict=False: the width was checked at warm-up, and strict checking costs per row
-            answer["probabilities"] = [
-                dict(zip(classes, row, strict=False)) for row in prediction.probabilities.tolist()
-            ]
-        return orjson.dumps(answer, option=_NUMPY)
+            rows = [dict(zip(classes, row, strict=False)) for row in prediction.probabilities.tolist()]
+            parts += (b',"probabilities":', orjson.dumps(rows))
+        parts += (self._answer_tail, request_id.encode(), b'"}')
+        return b"".join(parts)
 
     def infer(self, body: bytes, header_length: str | None, name: str, version: str | None) -> bytes:
         """``POST /v2/models/{name}[/versions/{v}]/infer`` (JSON tensors or the binary extension)."""
