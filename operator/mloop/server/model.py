@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -223,11 +223,12 @@ class OnnxModel:
         else:
             self._outputs = ["variable"] if "variable" in names else names[:1]
         self._positive = 1 if len(sig.classes) == 2 else -1
+        self._run = _bare_run(self.session)
         self.ready = False
 
     def predict(self, feeds: dict[str, NDArray[Any]]) -> Prediction:
         """Run the session on prepared columns (validated by the data plane) and shape the outputs."""
-        out = self.session.run(self._outputs, feeds)
+        out = self._run(self._outputs, feeds, None)
         if not self.signature.classifier:
             values = out[0].reshape(-1)
             if values.dtype != np.float32:
@@ -266,6 +267,18 @@ class OnnxModel:
         if result.predictions.shape != (2,) or not np.isfinite(result.score).all():
             raise ModelRejected("WarmupFailed", "warm-up outputs have the wrong shape or are not finite")
         self.ready = True
+
+
+def _bare_run(session: ort.InferenceSession) -> Callable[..., list[NDArray[Any]]]:
+    """The compiled session's ``run``, without ``InferenceSession.run``'s Python checks: ~2.7 µs a call
+    (B2 profile). Those checks (every input present, no foreign ``OrtValue``, no WebGPU graph capture)
+    hold by construction here: the validator builds every feed as a numpy array of the signature's
+    inputs, on the CPU provider. ``session.run`` if a future onnxruntime drops the attribute."""
+    compiled = getattr(session, "_sess", None)
+    run = getattr(compiled, "run", None)
+    if callable(run):
+        return run  # type: ignore[no-any-return]
+    return session.run  # type: ignore[no-any-return]
 
 
 def _signature(
