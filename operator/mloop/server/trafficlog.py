@@ -140,7 +140,7 @@ class TrafficLog:
         root = traffic_uri.rstrip("/")
         self.traffic_root = f"{root}/{deployment}/{version}"
         self.feedback_root = f"{feedback_prefix(traffic_uri).rstrip('/')}/{deployment}"
-        self._static = b',"model":%b,"version":%b,"role":%b,"features":' % (
+        self._static = b',"model":%b,"version":%b,"role":%b,' % (
             _json(model),
             _json(version),
             _json(role),
@@ -197,23 +197,28 @@ class TrafficLog:
         self._entries.append((len(labels), True, partition, lines))
 
     def _lines(self, ts: str, request_id: str, batch: Batch, prediction: Prediction) -> bytes:
-        """One JSON line per row, formatted around the parts that never change (model, version, role and
-        the keys), ~2.5x cheaper than dumping a dict per line. Model outputs are written exactly (a
-        float32 probability as the float64 of the same value: rounding cost more than the rest of the
+        """One JSON line per row: the parts that never change (model, version, role and the keys) are
+        formatted once, and each row's own fields are one ``dumps`` spliced in after them, ~2.5x cheaper
+        than dumping a whole dict per line (the key order is the same). Model outputs are written exactly
+        (a float32 probability as the float64 of the same value: rounding cost more than the rest of the
         line); the class count was checked at warm-up, so ``zip`` need not be strict per row."""
         labels = prediction.predictions.tolist()
         probabilities = None if prediction.probabilities is None else prediction.probabilities.tolist()
         head = b'{"ts":"%b","requestId":%b,"row":' % (ts.encode(), _json(request_id))
-        static, classes = self._static, self.classes
-        out: list[bytes] = []
-        for row, features in enumerate(self._features(batch)):
-            tail = b"}\n"
-            if probabilities is not None:
-                scores = _json(dict(zip(classes, probabilities[row], strict=False)))
-                tail = b',"probabilities":%b}\n' % scores
-            label = _json(labels[row])
-            out.append(b'%b%d%b%b,"prediction":%b%b' % (head, row, static, _json(features), label, tail))
-        return b"".join(out)
+        if batch.rows == 1 and batch.columns is None:  # the usual online call, without the loop (B3)
+            record = batch.records[0]
+            features = record if type(record) is dict else dict(zip(self.names, record, strict=True))
+            return self._line(head + b"0", features, labels[0], probabilities and probabilities[0])
+        return b"".join(
+            self._line(b"%b%d" % (head, row), features, labels[row], probabilities and probabilities[row])
+            for row, features in enumerate(self._features(batch))
+        )
+
+    def _line(self, head: bytes, features: dict[str, Any], label: Any, scores: list[float] | None) -> bytes:
+        fields = {"features": features, "prediction": label}
+        if scores is not None:
+            fields["probabilities"] = dict(zip(self.classes, scores, strict=False))
+        return b"%b%b%b\n" % (head, self._static, _json(fields)[1:])  # [1:]: fields' own "{"
 
     def _features(self, batch: Batch) -> list[dict[str, Any]]:
         if batch.columns is not None:
