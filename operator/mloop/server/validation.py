@@ -44,7 +44,6 @@ __all__ = [
 
 NUMBER = frozenset({int, float})
 NUMBER_OR_NULL = frozenset({int, float, type(None)})
-_STRING = STRING
 _STRING_OR_NULL = frozenset({str, type(None)})
 _FEW_ROWS = 8  # up to this many rows: checks on Python builtins, one small array per feature (B2 profile)
 
@@ -307,7 +306,7 @@ class Validator:
         table: list[Any] = (
             [(row[keys[0]],) for row in rows] if len(keys) == 1 else list(map(itemgetter(*keys), rows))
         )
-        if not set(map(type, itertools.chain.from_iterable(table))) <= _STRING:
+        if not set(map(type, itertools.chain.from_iterable(table))) <= STRING:
             return False
         try:
             "".join(itertools.chain.from_iterable(table)).encode("utf-8")
