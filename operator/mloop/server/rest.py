@@ -3,11 +3,12 @@
 Why raw ASGI and not Starlette: the B2 floor is "raw ASGI + ONNX Runtime", and a framework can only add
 per-request work (a Request object, routing, a middleware stack) to it. Starlette is neither a server
 dependency nor installed, so it could not be measured side by side; the raw app is ~30 lines of routing.
-Measured on a shared 2-vCPU VM (B2, one row per request, medians of alternating rounds, five runs):
-0.80-0.90x the floor at one connection and 0.83-0.86x at eight; in-process the app costs ~22 µs per
-request more than the floor's (~36 µs, two thirds of it ONNX Runtime): validation, metrics and request
-ids, which the floor does not do. B3: metrics + S3 logging on vs off, see ``trafficlog`` for why small
-requests are encoded on the request path; B4: 64-row requests give ~32-40x the rows/s.
+Measured on a shared 2-vCPU VM (B2, one row per request, medians of 15 alternating rounds): 0.86-0.91x
+the floor at one connection and 0.81-0.90x at eight. In-process the app costs ~10 µs per request more than
+the floor's (~36 µs, three quarters of it ONNX Runtime): metrics, request ids and the checks the floor does
+not do (one-row requests take ``onerow.OneRow``, one pass into two arrays). B3: metrics + S3 logging cost
+~7.5 µs per request in-process, see ``trafficlog`` for why small requests are encoded on the request path;
+B4: 64-row requests give ~25-35x the rows/s.
 
 Error contract: every error is JSON ``{"error", "code", "field"?, "feature"?, "requestId"}``. Bodies over
 ``--max-body-bytes`` get 413 before any parsing — from ``Content-Length`` when present, and by counting
