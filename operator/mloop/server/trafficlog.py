@@ -205,9 +205,8 @@ class TrafficLog:
         labels = prediction.predictions.tolist()
         probabilities = None if prediction.probabilities is None else prediction.probabilities.tolist()
         head = b'{"ts":"%b","requestId":%b,"row":' % (ts.encode(), _json(request_id))
-        if batch.rows == 1 and batch.columns is None:  # the usual online call, without the loop (B3)
-            record = batch.records[0]
-            features = record if type(record) is dict else dict(zip(self.names, record, strict=True))
+        if batch.rows == 1:  # the usual online call, without the generator (B3)
+            features = self._features(batch)[0]
             return self._line(head + b"0", features, labels[0], probabilities and probabilities[0])
         return b"".join(
             self._line(b"%b%d" % (head, row), features, labels[row], probabilities and probabilities[row])
