@@ -2,7 +2,8 @@
 
 Shaped like MLServer's ``DataPlane``: the REST layer hands over bytes and gets bytes back (or a
 ``RequestError``); this layer knows nothing of ASGI. Both ``/predict`` and v2 ``infer`` go through
-``_run``, so metrics and the traffic log are identical whichever protocol a client speaks.
+``_run`` and log the same lines, so metrics and the traffic log are identical whichever protocol a
+client speaks.
 """
 
 from __future__ import annotations
@@ -96,16 +97,24 @@ class DataPlane:
         """``POST /predict``: ``{"instances": [...]}`` → predictions (+ probabilities), model, requestId."""
         batch = self.validator.instances(parse_json(body))
         request_id = new_request_id()
-        prediction = self._run(batch, request_id)
-        # Pieces joined around one small dumps: ~2x cheaper than a dict for one row, and the request id is
-        # ours (hex and dashes), so it needs no escaping.
-        parts = [b'{"predictions":', orjson.dumps(prediction.predictions.tolist())]
+        prediction = self._run(batch)
+        # Pieces joined around small dumps: ~2x cheaper than a dict for one row, and the request id is ours
+        # (hex and dashes), so it needs no escaping.
+        predictions = orjson.dumps(prediction.predictions.tolist())
+        probabilities = None
+        parts = [b'{"predictions":', predictions]
         if prediction.probabilities is not None:
             classes = self.classes
             # strict=False: the width was checked at warm-up, and strict checking costs per row
             rows = [dict(zip(classes, row, strict=False)) for row in prediction.probabilities.tolist()]
-            parts += (b',"probabilities":', orjson.dumps(rows))
+            probabilities = orjson.dumps(rows)
+            parts += (b',"probabilities":', probabilities)
         parts += (self._answer_tail, request_id.encode(), b'"}')
+        if self.traffic is not None:
+            if batch.rows == 1:  # the log line reuses the answer's JSON (B3)
+                self.traffic.add_answered_row(time.time(), request_id, batch, predictions, probabilities)
+            else:
+                self.traffic.add_prediction(time.time(), request_id, batch, prediction)
         return b"".join(parts)
 
     def infer(self, body: bytes, header_length: str | None, name: str, version: str | None) -> bytes:
@@ -120,7 +129,9 @@ class DataPlane:
                     raise RequestError(422, f"unknown output {out!r}", f"outputs[{k}].name", out)
         batch = self.tensors.batch(request.inputs, request.data)
         request_id = request.id or new_request_id()
-        prediction = self._run(batch, request_id)
+        prediction = self._run(batch)
+        if self.traffic is not None:
+            self.traffic.add_prediction(time.time(), request_id, batch, prediction)
         answer = v2.encode_infer(
             prediction,
             signature=self.signature,
@@ -131,12 +142,12 @@ class DataPlane:
         )
         return orjson.dumps(answer, option=_NUMPY)
 
-    def _run(self, batch: Batch, request_id: str) -> Prediction:
+    def _run(self, batch: Batch) -> Prediction:
+        """The model and the prediction metrics; the caller logs the request (``/predict`` from its
+        answer)."""
         prediction = self.model.predict(batch.feeds)
         probs = prediction.probabilities
         self.metrics.rows.observe(prediction.score, probs.argmax(axis=1) if probs is not None else None)
-        if self.traffic is not None:
-            self.traffic.add_prediction(time.time(), request_id, batch, prediction)
         return prediction
 
     def observe(self, started: float, status: int) -> None:
