@@ -18,9 +18,11 @@ most ``--log-batch-size`` lines and are written once (write-once keys, random pa
 
 Cheap on the request path, and nothing that blocks it. A request of at most ``ENCODE_NOW_MAX_ROWS`` rows
 (the usual online call) is encoded to its JSON lines at once, while its objects are hot in cache, and only
-those bytes are kept; a bigger one is kept as is and encoded by the flusher, so its latency does not grow
-with the log. (Encoding in the flusher instead cost several times more per row, B3: its thread competes
-with the requests for the GIL and finds the rows long gone from cache.) When the buffer holds
+those bytes are kept (a one-row ``/predict`` splices in its answer's JSON of the prediction and
+probabilities); a bigger one is kept as is and encoded by the flusher, so its latency does not grow with
+the log. (Encoding in the flusher instead cost several times more per row, B3: its thread competes with
+the requests for the GIL and finds the rows long gone from cache. A separate writer process measured no
+better on a 2-vCPU machine: its CPU is taken from the same two cores.) When the buffer holds
 ``--log-buffer`` rows, new rows are dropped and counted in
 ``mloop_traffic_log_dropped_total{reason="buffer_full"}``; requests never wait. A daemon thread writes
 when ``--log-batch-size`` rows are waiting or every ``--log-flush-seconds``. The store retries a failed
