@@ -7,7 +7,7 @@ Measured on a shared 2-vCPU VM (B2, one row per request, medians of 15 alternati
 the floor at one connection and 0.81-0.90x at eight. In-process the app costs ~10 µs per request more than
 the floor's (~36 µs, three quarters of it ONNX Runtime): metrics, request ids and the checks the floor does
 not do (one-row requests take ``onerow.OneRow``, one pass into two arrays). B3: metrics + S3 logging cost
-~7.5 µs per request in-process, see ``trafficlog`` for why small requests are encoded on the request path;
+~5.7 µs per request in-process, see ``trafficlog`` for why small requests are encoded on the request path;
 B4: 64-row requests give ~25-35x the rows/s.
 
 Error contract: every error is JSON ``{"error", "code", "field"?, "feature"?, "requestId"}``. Bodies over
