@@ -15,7 +15,9 @@ import os
 import pkgutil
 import platform
 import re
+import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import traceback
@@ -35,6 +37,7 @@ __all__ = [
     "main",
     "render_table",
     "run_benchmarks",
+    "run_isolated",
     "write_results",
 ]
 
@@ -68,6 +71,19 @@ class BenchResult:
             "met": self.met,
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_json(cls, bench_id: str, entry: dict[str, Any]) -> BenchResult:
+        """The inverse of ``to_json`` (values already rounded), for results read back from a child run."""
+        return cls(
+            id=bench_id,
+            title=entry["title"],
+            measured={k: (float(v["value"]), str(v["unit"])) for k, v in entry["measured"].items()},
+            ratios={k: float(v) for k, v in entry["ratios"].items()},
+            goal=entry["goal"],
+            met=entry["met"],
+            notes=list(entry["notes"]),
+        )
 
 
 BenchFn = Callable[[], BenchResult]
@@ -195,6 +211,38 @@ def run_benchmarks(
     return results, crashed
 
 
+def run_isolated(
+    ids: Sequence[str], registry: Registry, module: str = "benchmarks", *, out: TextIO = sys.stderr
+) -> tuple[list[BenchResult], list[str]]:
+    """Run each id in a fresh ``python -m <module> ID``: what one benchmark leaves behind in a process
+    (ONNX Runtime sessions, OpenMP pools, a fragmented heap) measurably slowed the next one's subject but not
+    its baseline (B5's native chi-square ran 1.5-2x slower after B1), so a ratio would judge the order the
+    benchmarks ran in. The child's progress goes to ``out`` as it comes; its results come back as JSON."""
+    results: list[BenchResult] = []
+    crashed: list[str] = []
+    for bench_id in ids:
+        with tempfile.TemporaryDirectory(prefix="mloop-bench-") as tmp:
+            path = Path(tmp) / "result.json"
+            command = [sys.executable, "-m", module, bench_id, "--output", str(path)]
+            with subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            ) as child:
+                for line in child.stderr or ():
+                    print(line, end="", file=out, flush=True)
+            entry = json.loads(path.read_text()).get(bench_id) if path.exists() else None
+        if entry is None:
+            title = registry.get(bench_id).title
+            note = f"crashed: its process exited with {child.returncode} and no result"
+            print(f"[{bench_id}] {note}", file=out, flush=True)
+            results.append(BenchResult(bench_id, title, met=None, notes=[note]))
+            crashed.append(bench_id)
+            continue
+        results.append(BenchResult.from_json(bench_id, entry))
+        if child.returncode != 0:
+            crashed.append(bench_id)
+    return results, crashed
+
+
 def _verdict(met: bool | None) -> str:
     return "-" if met is None else ("yes" if met else "NO")
 
@@ -241,8 +289,10 @@ def write_results(results: Iterable[BenchResult], path: Path, machine: dict[str,
 def main(
     argv: Sequence[str] | None = None, registry: Registry | None = None, out: TextIO | None = None
 ) -> int:
-    """``python -m benchmarks [IDS...] [--output FILE]``: 0 unless a benchmark crashed."""
+    """``python -m benchmarks [IDS...] [--output FILE]``: 0 unless a benchmark crashed. Several of the
+    package's own benchmarks run one process each (``run_isolated``); a passed registry runs in-process."""
     stdout = out or sys.stdout
+    isolate = registry is None
     if registry is None:
         discover()
         registry = REGISTRY
@@ -256,7 +306,11 @@ def main(
     unknown = [i for i in ids if i not in registry]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; registered: {', '.join(registry.ids())}")
-    results, crashed = run_benchmarks(ids, registry, out=sys.stderr if out is None else out)
+    progress = sys.stderr if out is None else out
+    if isolate and len(ids) > 1:
+        results, crashed = run_isolated(ids, registry, out=progress)
+    else:
+        results, crashed = run_benchmarks(ids, registry, out=progress)
     print(render_table(results), file=stdout)
     write_results(results, args.output, machine_info())
     print(f"\nresults written to {args.output}", file=stdout)

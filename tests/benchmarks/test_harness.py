@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
-from benchmarks.harness import BenchResult, Registry, benchmark, main, render_table
+from benchmarks.harness import BenchResult, Registry, benchmark, main, render_table, run_isolated
 
 
 def fake_registry() -> Registry:
@@ -103,3 +104,58 @@ def test_table_wraps_long_cells() -> None:
     lines = render_table([result]).splitlines()
     assert len(lines) > 3
     assert all(len(line) <= 180 for line in lines)
+
+
+CHILD_PACKAGE = '''
+import os
+import sys
+
+from benchmarks.harness import BenchResult, Registry, benchmark, main
+
+registry = Registry()
+
+
+def reports_its_process(bench_id: str) -> BenchResult:
+    return BenchResult(bench_id, "Reports its process", measured={"x": (1.5, "s")}, ratios={"r": 0.5},
+                       goal="g", met=True, notes=[f"pid {os.getpid()}"])
+
+
+benchmark("B1", "Reports its process", registry=registry)(lambda: reports_its_process("B1"))
+benchmark("B2", "Reports its process", registry=registry)(lambda: reports_its_process("B2"))
+
+
+@benchmark("B3", "Dies", registry=registry)
+def dies() -> BenchResult:
+    os._exit(3)
+
+
+sys.exit(main(registry=registry))
+'''
+
+
+def test_isolated_runs_give_each_benchmark_its_own_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make bench`` runs each benchmark in a fresh process; results and a dead child come back intact."""
+    package = tmp_path / "fakebench"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(CHILD_PACKAGE)
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{root}")
+    registry = Registry()
+    for bench_id in ("B1", "B2", "B3"):
+        registry.add(bench_id, "Parent's title", lambda: BenchResult("B0", "never run here"))
+    progress = io.StringIO()
+
+    results, crashed = run_isolated(["B1", "B2", "B3"], registry, "fakebench", out=progress)
+
+    assert [r.id for r in results] == ["B1", "B2", "B3"]
+    pids = {int(r.notes[0].split()[1]) for r in results[:2]}
+    assert len(pids) == 2 and os.getpid() not in pids
+    first = results[0]
+    assert (first.title, first.ratios, first.goal, first.met) == ("Reports its process", {"r": 0.5}, "g", True)
+    assert first.measured["x"] == (1.5, "s") and "wall_time" in first.measured
+    assert crashed == ["B3"]
+    assert results[2].met is None and "exited with 3" in results[2].notes[0]
+    assert "[B1] done in" in progress.getvalue() and "[B3] crashed" in progress.getvalue()
