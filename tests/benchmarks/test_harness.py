@@ -106,7 +106,7 @@ def test_table_wraps_long_cells() -> None:
     assert all(len(line) <= 180 for line in lines)
 
 
-CHILD_PACKAGE = '''
+CHILD_PACKAGE = """
 import os
 import sys
 
@@ -130,7 +130,7 @@ def dies() -> BenchResult:
 
 
 sys.exit(main(registry=registry))
-'''
+"""
 
 
 def test_isolated_runs_give_each_benchmark_its_own_process(
@@ -152,10 +152,15 @@ def test_isolated_runs_give_each_benchmark_its_own_process(
 
     assert [r.id for r in results] == ["B1", "B2", "B3"]
     pids = {int(r.notes[0].split()[1]) for r in results[:2]}
-    assert len(pids) == 2 and os.getpid() not in pids
+    assert len(pids) == 2
+    assert os.getpid() not in pids
     first = results[0]
-    assert (first.title, first.ratios, first.goal, first.met) == ("Reports its process", {"r": 0.5}, "g", True)
-    assert first.measured["x"] == (1.5, "s") and "wall_time" in first.measured
+    assert (first.title, first.ratios, first.goal) == ("Reports its process", {"r": 0.5}, "g")
+    assert first.met is True
+    assert first.measured["x"] == (1.5, "s")
+    assert "wall_time" in first.measured
     assert crashed == ["B3"]
-    assert results[2].met is None and "exited with 3" in results[2].notes[0]
-    assert "[B1] done in" in progress.getvalue() and "[B3] crashed" in progress.getvalue()
+    assert results[2].met is None
+    assert "exited with 3" in results[2].notes[0]
+    assert "[B1] done in" in progress.getvalue()
+    assert "[B3] crashed" in progress.getvalue()

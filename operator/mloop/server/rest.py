@@ -3,7 +3,7 @@
 Why raw ASGI and not Starlette: the B2 floor is "raw ASGI + ONNX Runtime", and a framework can only add
 per-request work (a Request object, routing, a middleware stack) to it. Starlette is neither a server
 dependency nor installed, so it could not be measured side by side; the raw app is ~30 lines of routing.
-Measured on a shared 2-vCPU VM (B2, one row per request, medians of 15 alternating rounds): 0.86-0.91x
+Measured on a shared 2-vCPU VM (B2, one row per request, medians of 15 alternating rounds): 0.84-0.91x
 the floor at one connection and 0.81-0.90x at eight. In-process the app costs ~10 µs per request more than
 the floor's (~36 µs, three quarters of it ONNX Runtime): metrics, request ids and the checks the floor does
 not do (one-row requests take ``onerow.OneRow``, one pass into two arrays). B3: metrics + S3 logging cost
